@@ -1,0 +1,44 @@
+/*
+ * mps2_semihost.c — the three semihosting operations the QEMU ports use (see the header).
+ */
+#include "mps2_semihost.h"
+
+#define SH_SYS_WRITE0 0x04u
+#define SH_SYS_GET_CMDLINE 0x15u
+#define SH_SYS_EXIT 0x18u
+#define SH_SYS_EXIT_EXTENDED 0x20u
+#define SH_ADP_STOPPED_APPLICATION_EXIT 0x20026u
+
+static uint32_t mps2_sh_call(uint32_t op, uintptr_t arg)
+{
+    register uint32_t r0 __asm__("r0") = op;
+    register uintptr_t r1 __asm__("r1") = arg;
+    __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
+    return r0;
+}
+
+void mps2_sh_write0(const char *text) { (void)mps2_sh_call(SH_SYS_WRITE0, (uintptr_t)text); }
+
+int mps2_sh_cmdline(char *buf, size_t cap)
+{
+    if (cap < 2u) {
+        return -1;
+    }
+    volatile uint32_t block[2] = {(uint32_t)(uintptr_t)buf, (uint32_t)(cap - 1u)};
+    if (mps2_sh_call(SH_SYS_GET_CMDLINE, (uintptr_t)block) != 0u) {
+        return -1;
+    }
+    uint32_t len = block[1] < cap - 1u ? block[1] : (uint32_t)(cap - 1u);
+    buf[len] = '\0';
+    return (int)len;
+}
+
+void mps2_sh_exit(uint32_t code)
+{
+    volatile uint32_t block[2] = {SH_ADP_STOPPED_APPLICATION_EXIT, code};
+    (void)mps2_sh_call(SH_SYS_EXIT_EXTENDED, (uintptr_t)block);
+    /* A host without the extended call: plain SYS_EXIT (status 0 or 1 only). */
+    (void)mps2_sh_call(SH_SYS_EXIT, code == 0u ? SH_ADP_STOPPED_APPLICATION_EXIT : 0x20024u);
+    for (;;) {
+    }
+}

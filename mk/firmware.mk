@@ -1,0 +1,87 @@
+# mk/firmware.mk — firmware images for the boards (included by the Makefile).
+#
+#   make firmware     build/firmware/<board>/microt.elf and .bin for every board, plus
+#                     selftest.elf for the QEMU boards; prints flash and RAM use per board
+#   make firmware-selftest   only the QEMU self-test images (what tests/test_qemu.py needs)
+#
+# The portable core, the proto code and the nanopb runtime come from the Makefile's per-CPU
+# libraries ($(B)/arm/m4|m7/libcore.a, the ones firmware-check builds); each board adds its port
+# folder, the shared Cortex-M code and its linker script.
+
+FW_BOARDS := qemu-an386 qemu-an500 nucleo-h7a3zi nucleo-l4r5zi
+FW_QEMU_BOARDS := qemu-an386 qemu-an500
+FW_CM := firmware/ports/cortex-m
+FW_CM_SRCS := $(filter-out %_main.c,$(wildcard $(FW_CM)/*.c))
+FW_LDFLAGS := -nostartfiles --specs=nano.specs -Wl,--gc-sections -Wl,--no-warn-rwx-segments \
+  -L$(FW_CM)
+FW_LDLIBS := -Wl,--start-group -lc -lm -lgcc -Wl,--end-group
+# Builds the real image only once the core provides its entry points (they land with the lead's
+# RPC dispatch); until then `make firmware` builds the self-tests and says so.
+FW_CORE_READY := $(shell grep -ls 'microt_core_poll' firmware/core/*.c 2>/dev/null)
+
+FW_CPU_qemu-an386 := m4
+FW_CPU_qemu-an500 := m7
+FW_CPU_nucleo-h7a3zi := m7
+FW_CPU_nucleo-l4r5zi := m4
+FW_SRCS_qemu-an386 := $(wildcard firmware/ports/qemu-an386/*.c) \
+  $(filter-out %_main.c,$(wildcard firmware/ports/mps2/*.c))
+FW_SRCS_qemu-an500 := $(wildcard firmware/ports/qemu-an500/*.c) \
+  $(filter-out %_main.c,$(wildcard firmware/ports/mps2/*.c))
+FW_SRCS_nucleo-h7a3zi := $(wildcard firmware/ports/nucleo-h7a3zi/*.c)
+FW_SRCS_nucleo-l4r5zi := $(wildcard firmware/ports/nucleo-l4r5zi/*.c)
+FW_LD_qemu-an386 := firmware/ports/mps2/mps2.ld
+FW_LD_qemu-an500 := firmware/ports/mps2/mps2.ld
+FW_LD_nucleo-h7a3zi := firmware/ports/nucleo-h7a3zi/link.ld
+FW_LD_nucleo-l4r5zi := firmware/ports/nucleo-l4r5zi/link.ld
+FW_INC_qemu-an386 := -Ifirmware/ports/mps2
+FW_INC_qemu-an500 := -Ifirmware/ports/mps2
+FW_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+
+fw_obj = $(patsubst %.c,$(B)/firmware/$(1)/obj/%.o,$(2))
+
+# $(1) board
+define FW_BOARD
+FW_FLAGS_$(1) := $$(ARM_CFLAGS) $$(ARM_$$(call fw_upper,$$(FW_CPU_$(1)))) -I$$(FW_CM) \
+  -Ifirmware/ports/$(1) $$(FW_INC_$(1)) -DMICROT_BOARD=\"$(1)\"
+FW_OBJS_$(1) := $$(call fw_obj,$(1),$$(FW_SRCS_$(1)) $$(FW_CM_SRCS))
+FW_LIB_$(1) := $(B)/arm/$$(FW_CPU_$(1))/libcore.a
+FW_ELF_DEPS_$(1) := $$(FW_OBJS_$(1)) $$(FW_LIB_$(1)) $$(FW_LD_$(1)) $(FW_CM)/cortex-m-sections.ld
+
+$(B)/firmware/$(1)/obj/%.o: %.c | $(GEN_H) $(NANOPB_SRC)/pb_decode.c
+	@mkdir -p $$(dir $$@)
+	$(ARM_CC) $$(FW_FLAGS_$(1)) -MMD -MP -c $$< -o $$@
+
+$(B)/firmware/$(1)/microt.elf: $$(call fw_obj,$(1),$(FW_CM)/cm_main.c) $$(FW_ELF_DEPS_$(1))
+	$(ARM_CC) $$(ARM_$$(call fw_upper,$$(FW_CPU_$(1)))) $(FW_LDFLAGS) -T$$(FW_LD_$(1)) \
+	  -Wl,-Map=$$(@:.elf=.map) -o $$@ $$< $$(FW_OBJS_$(1)) $$(FW_LIB_$(1)) $(FW_LDLIBS)
+
+$(B)/firmware/$(1)/selftest.elf: $$(call fw_obj,$(1),firmware/ports/mps2/selftest_main.c) \
+  $$(FW_ELF_DEPS_$(1))
+	$(ARM_CC) $$(ARM_$$(call fw_upper,$$(FW_CPU_$(1)))) $(FW_LDFLAGS) -T$$(FW_LD_$(1)) \
+	  -Wl,-Map=$$(@:.elf=.map) -o $$@ $$< $$(FW_OBJS_$(1)) $$(FW_LIB_$(1)) $(FW_LDLIBS)
+endef
+fw_upper = $(if $(filter m4,$(1)),M4,M7)
+$(foreach b,$(FW_BOARDS),$(eval $(call FW_BOARD,$(b))))
+
+%.bin: %.elf
+	arm-none-eabi-objcopy -O binary $< $@
+
+FW_SELFTESTS := $(foreach b,$(FW_QEMU_BOARDS),$(B)/firmware/$(b)/selftest.elf)
+FW_IMAGES := $(if $(FW_CORE_READY),$(foreach b,$(FW_BOARDS),$(B)/firmware/$(b)/microt.elf \
+  $(B)/firmware/$(b)/microt.bin))
+
+.PHONY: firmware firmware-selftest firmware-ports
+firmware-selftest: $(FW_SELFTESTS)
+
+# Every port object for every board: compiles all four ports even before the core can link.
+firmware-ports: $(foreach b,$(FW_BOARDS),$(FW_OBJS_$(b)) $(call fw_obj,$(b),$(FW_CM)/cm_main.c))
+
+firmware: firmware-ports $(FW_SELFTESTS) $(FW_IMAGES)
+	@$(if $(FW_CORE_READY),,echo "firmware: the core has no microt_core_poll yet: built the port objects and the QEMU self-tests only")
+	@for elf in $(FW_IMAGES) $(FW_SELFTESTS); do \
+	  case $$elf in *.elf) ;; *) continue ;; esac; \
+	  arm-none-eabi-size -B $$elf | tail -n 1 | awk -v f="$$elf" \
+	    '{printf "firmware: %-44s flash %7d B  RAM %8d B (data %d + bss %d)\n", f, $$1+$$2, $$2+$$3, $$2, $$3}'; \
+	done
+
+-include $(shell find $(B)/firmware -name '*.d' 2>/dev/null)
