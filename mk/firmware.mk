@@ -85,3 +85,7 @@ firmware: firmware-ports $(FW_SELFTESTS) $(FW_IMAGES)
 	done
 
 -include $(shell find $(B)/firmware -name '*.d' 2>/dev/null)
+
+# The whole firmware build takes seconds: `make test` builds it all (so a port that stops
+# compiling fails the tests) and tests/test_qemu.py runs the QEMU images.
+test: firmware
