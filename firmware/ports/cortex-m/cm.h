@@ -137,6 +137,10 @@ static inline void cm_ring_push(cm_ring_t *ring, uint8_t byte)
     ring->head = head + 1u;
 }
 size_t cm_ring_pop(cm_ring_t *ring, uint8_t *out, size_t cap);
+
+/* hal_wait for a port whose received bytes land in ring: sleeps (WFI) until a byte is waiting or
+ * timeout_ms passed; any interrupt (the 1 ms tick included) wakes it to re-check. */
+void cm_wait(const cm_ring_t *ring, uint32_t timeout_ms);
 static inline bool cm_ring_empty(const cm_ring_t *ring) { return ring->head == ring->tail; }
 
 /* ---- the port's half of startup (cm_startup.c calls these) ---- */

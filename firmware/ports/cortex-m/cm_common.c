@@ -151,3 +151,21 @@ size_t cm_ring_pop(cm_ring_t *ring, uint8_t *out, size_t cap)
     ring->tail = tail;
     return n;
 }
+
+void cm_wait(const cm_ring_t *ring, uint32_t timeout_ms)
+{
+    uint32_t start = hal_millis();
+    for (;;) {
+        /* Check and sleep with interrupts masked: an interrupt that arrives in between stays
+         * pending and ends the WFI at once (ARMv7-M ARM B1.5.19), so no wake-up is lost. */
+        uint32_t primask = cm_irq_save();
+        bool idle = cm_ring_empty(ring) && hal_millis() - start < timeout_ms;
+        if (idle) {
+            cm_wfi();
+        }
+        cm_irq_restore(primask);
+        if (!idle) {
+            return;
+        }
+    }
+}

@@ -151,23 +151,7 @@ void hal_uart_write(const uint8_t *buf, size_t len)
 
 size_t hal_uart_read(uint8_t *buf, size_t cap) { return cm_ring_pop(&mps2_rx, buf, cap); }
 
-void hal_wait(uint32_t timeout_ms)
-{
-    uint32_t start = hal_millis();
-    for (;;) {
-        /* Check and sleep with interrupts masked: an interrupt that arrives in between stays
-         * pending and ends the WFI at once (ARMv7-M ARM B1.5.19). */
-        uint32_t primask = cm_irq_save();
-        bool idle = cm_ring_empty(&mps2_rx) && hal_millis() - start < timeout_ms;
-        if (idle) {
-            cm_wfi();
-        }
-        cm_irq_restore(primask);
-        if (!idle || !cm_ring_empty(&mps2_rx) || hal_millis() - start >= timeout_ms) {
-            return;
-        }
-    }
-}
+void hal_wait(uint32_t timeout_ms) { cm_wait(&mps2_rx, timeout_ms); }
 
 hal_status_t port_flash_erase_unit(uintptr_t addr)
 {
