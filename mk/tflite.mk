@@ -14,3 +14,17 @@ tflite-corpus:
 
 test: $(TFLITE_CASES)
 fuzz: tflite-corpus
+
+# Reference reader for the cross-check test: Python code flatc generates from the shared schema
+# (a build-time copy without the three `(deprecated)` markers Debian's flatc 2.0.8 rejects).
+TFLITE_SHARED ?= $(or $(MICROT_SHARED),../shared)
+TFLITE_SCHEMA := $(TFLITE_SHARED)/tflite/schema.fbs
+TFLITE_PY := $(B)/gen/tflite_py/tflite/Model.py
+
+$(TFLITE_PY): $(TFLITE_SCHEMA)
+	@mkdir -p $(B)/gen/tflite_py
+	sed -e 's/ = 205 (deprecated)/ = 205/' -e 's/ReduceWindowOptions (deprecated)/ReduceWindowOptions/g' \
+	  $< >$(B)/gen/tflite_py/schema.fbs
+	flatc --python -o $(B)/gen/tflite_py $(B)/gen/tflite_py/schema.fbs
+
+test: $(if $(wildcard $(TFLITE_SCHEMA)),$(TFLITE_PY))

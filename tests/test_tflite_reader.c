@@ -549,6 +549,121 @@ static void test_meta_json(void **state)
     }
 }
 
+/* ---- cross-check against flatc-generated Python (tests/data/tflite_dump.py) ---- */
+
+static json_t *python_dump(const char *gen_dir, const char *model_path)
+{
+    char cmd[1536];
+    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 tests/data/tflite_dump.py '%s' '%s'", gen_dir, model_path);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL) return NULL;
+    json_error_t jerr;
+    json_t *j = json_loadf(p, 0, &jerr);
+    int rc = pclose(p);
+    if (rc != 0 || j == NULL) {
+        json_decref(j);
+        fail_msg("%s failed (exit %d): %s", cmd, rc, jerr.text);
+    }
+    return j;
+}
+
+static void assert_int_array(json_t *arr, const int32_t *v, uint32_t n, const char *what)
+{
+    if (json_array_size(arr) != n) fail_msg("%s: %zu entries in Python, %u in C", what, json_array_size(arr), n);
+    for (uint32_t i = 0; i < n; i++)
+        if (json_integer_value(json_array_get(arr, i)) != v[i]) fail_msg("%s[%u] differs", what, i);
+}
+
+static void crosscheck_model(const char *gen_dir, const char *file)
+{
+    char path[512], what[256];
+    snprintf(path, sizeof(path), "%s/models/%s", shared_dir(), file);
+    json_t *j = python_dump(gen_dir, path);
+    size_t len;
+    uint8_t *buf = load(path, &len);
+    tfl_model_t m;
+    parse_ok(buf, len, &m, file);
+
+    assert_int_equal(m.version, json_integer_value(json_object_get(j, "version")));
+    assert_string_equal(m.description, json_string_value(json_object_get(j, "description")));
+    assert_int_equal(m.n_subgraphs, json_integer_value(json_object_get(j, "n_subgraphs")));
+    assert_int_array(json_object_get(j, "inputs"), m.inputs, m.n_inputs, "graph inputs");
+    assert_int_array(json_object_get(j, "outputs"), m.outputs, m.n_outputs, "graph outputs");
+
+    json_t *tensors = json_object_get(j, "tensors");
+    assert_int_equal(json_array_size(tensors), m.n_tensors);
+    for (uint32_t i = 0; i < m.n_tensors; i++) {
+        json_t *jt = json_array_get(tensors, i);
+        const tfl_tensor_t *t = &m.tensors[i];
+        snprintf(what, sizeof(what), "%s tensor %u %s", file, i, t->name);
+        assert_string_equal(t->name, json_string_value(json_object_get(jt, "name")));
+        assert_int_equal(t->type, json_integer_value(json_object_get(jt, "type")));
+        assert_int_array(json_object_get(jt, "shape"), t->shape, t->rank, what);
+        assert_int_equal(t->buffer_index, json_integer_value(json_object_get(jt, "buffer")));
+        assert_int_equal(t->data_bytes, json_integer_value(json_object_get(jt, "data_len")));
+        json_t *sc = json_object_get(jt, "scale"), *zp = json_object_get(jt, "zero_point");
+        assert_int_equal(t->quant.count, json_array_size(sc));
+        for (uint32_t k = 0; k < t->quant.count; k++) {
+            /* Python holds the float32 exactly as a double: equality, not tolerance. */
+            if (t->quant.scale[k] != (float)json_real_value(json_array_get(sc, k)))
+                fail_msg("%s: scale %u %.9g vs %.9g", what, k, (double)t->quant.scale[k],
+                         json_real_value(json_array_get(sc, k)));
+            assert_int_equal(t->quant.zero_point[k], json_integer_value(json_array_get(zp, k)));
+        }
+        if (t->quant.count > 1 && t->rank > 1)
+            assert_int_equal(t->quant.quantized_dimension, json_integer_value(json_object_get(jt, "qdim")));
+    }
+
+    json_t *ops = json_object_get(j, "ops");
+    assert_int_equal(json_array_size(ops), m.n_ops);
+    for (uint32_t i = 0; i < m.n_ops; i++) {
+        json_t *jo = json_array_get(ops, i);
+        const tfl_op_t *op = &m.ops[i];
+        snprintf(what, sizeof(what), "%s operator %u %s", file, i, tfl_builtin_name(op->builtin_code));
+        assert_int_equal(op->builtin_code, json_integer_value(json_object_get(jo, "code")));
+        assert_int_equal(op->version, json_integer_value(json_object_get(jo, "version")));
+        assert_int_array(json_object_get(jo, "inputs"), op->inputs, op->n_inputs, what);
+        assert_int_array(json_object_get(jo, "outputs"), op->outputs, op->n_outputs, what);
+        assert_int_equal(op->opt.options_type, json_integer_value(json_object_get(jo, "options_type")));
+        const struct { const char *key; int32_t v; } fields[] = {
+            { "padding", op->opt.padding }, { "stride_w", op->opt.stride_w }, { "stride_h", op->opt.stride_h },
+            { "fused_activation", op->opt.fused_activation }, { "dilation_w", op->opt.dilation_w },
+            { "dilation_h", op->opt.dilation_h }, { "depth_multiplier", op->opt.depth_multiplier },
+            { "filter_w", op->opt.filter_w }, { "filter_h", op->opt.filter_h }, { "keep_dims", op->opt.keep_dims },
+            { "weights_format", op->opt.weights_format }, { "keep_num_dims", op->opt.keep_num_dims },
+        };
+        json_t *jopt = json_object_get(jo, "options");
+        for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+            json_t *v = json_object_get(jopt, fields[f].key);
+            if (v != NULL && json_integer_value(v) != fields[f].v)
+                fail_msg("%s: option %s is %d in C, %lld in Python", what, fields[f].key, fields[f].v,
+                         (long long)json_integer_value(v));
+        }
+    }
+    printf("%s: %u tensors, %u operators agree with the flatc-generated reader\n", file, m.n_tensors, m.n_ops);
+    tfl_free(&m);
+    free(buf);
+    json_decref(j);
+}
+
+static void test_python_crosscheck(void **state)
+{
+    (void)state;
+    if (!have_models()) { skip(); return; }
+    char gen_dir[512], probe[600];
+    snprintf(gen_dir, sizeof(gen_dir), "%s/gen/tflite_py", build_dir());
+    snprintf(probe, sizeof(probe), "%s/tflite/Model.py", gen_dir);
+    if (access(probe, R_OK) != 0) {
+        printf("SKIP: %s absent (make test generates it from the shared schema with flatc)\n", probe);
+        skip();
+        return;
+    }
+    static const char *files[] = { "proxyless-w0.3.tflite", "proxyless-w0.3_pad.tflite", "mcunet-5fps.tflite",
+                                   "mcunet-5fps_pad.tflite", "mcunet-vww1-80.tflite", "vww-96-int8.tflite",
+                                   "person_detect.tflite", "hello_world_int8.tflite" };
+    for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) crosscheck_model(gen_dir, files[k]);
+}
+
 /* ---- damage: truncations and mutations ---- */
 
 static void test_truncations(void **state)
@@ -758,6 +873,7 @@ int main(void)
         cmocka_unit_test(test_real_models),
         cmocka_unit_test(test_real_model_weights),
         cmocka_unit_test(test_meta_json),
+        cmocka_unit_test(test_python_crosscheck),
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_mutations),
     };
