@@ -59,6 +59,11 @@ $(B)/firmware/$(1)/selftest.elf: $$(call fw_obj,$(1),firmware/ports/mps2/selftes
   $$(FW_ELF_DEPS_$(1))
 	$(ARM_CC) $$(ARM_$$(call fw_upper,$$(FW_CPU_$(1)))) $(FW_LDFLAGS) -T$$(FW_LD_$(1)) \
 	  -Wl,-Map=$$(@:.elf=.map) -o $$@ $$< $$(FW_OBJS_$(1)) $$(FW_LIB_$(1)) $(FW_LDLIBS)
+
+$(B)/firmware/$(1)/bench.elf: $$(call fw_obj,$(1),firmware/ports/mps2/bench_main.c) \
+  $$(FW_ELF_DEPS_$(1))
+	$(ARM_CC) $$(ARM_$$(call fw_upper,$$(FW_CPU_$(1)))) $(FW_LDFLAGS) -T$$(FW_LD_$(1)) \
+	  -Wl,-Map=$$(@:.elf=.map) -o $$@ $$< $$(FW_OBJS_$(1)) $$(FW_LIB_$(1)) $(FW_LDLIBS)
 endef
 fw_upper = $(if $(filter m4,$(1)),M4,M7)
 $(foreach b,$(FW_BOARDS),$(eval $(call FW_BOARD,$(b))))
@@ -66,17 +71,24 @@ $(foreach b,$(FW_BOARDS),$(eval $(call FW_BOARD,$(b))))
 %.bin: %.elf
 	arm-none-eabi-objcopy -O binary $< $@
 
-FW_SELFTESTS := $(foreach b,$(FW_QEMU_BOARDS),$(B)/firmware/$(b)/selftest.elf)
+FW_SELFTESTS := $(foreach b,$(FW_QEMU_BOARDS),$(B)/firmware/$(b)/selftest.elf \
+  $(B)/firmware/$(b)/bench.elf)
+
+# Host half of the engine bench: .tflite -> device image, and the host engine's results.
+FW_BENCH_PREP := $(B)/firmware/bench-prep
+$(FW_BENCH_PREP): $(call obj,tools/qemu-bench/bench_prep_main.c) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LINK_LIBS)
 FW_IMAGES := $(if $(FW_CORE_READY),$(foreach b,$(FW_BOARDS),$(B)/firmware/$(b)/microt.elf \
   $(B)/firmware/$(b)/microt.bin))
 
 .PHONY: firmware firmware-selftest firmware-ports
-firmware-selftest: $(FW_SELFTESTS)
+firmware-selftest: $(FW_SELFTESTS) $(FW_BENCH_PREP)
 
 # Every port object for every board: compiles all four ports even before the core can link.
 firmware-ports: $(foreach b,$(FW_BOARDS),$(FW_OBJS_$(b)) $(call fw_obj,$(b),$(FW_CM)/cm_main.c))
 
-firmware: firmware-ports $(FW_SELFTESTS) $(FW_IMAGES)
+firmware: firmware-ports $(FW_SELFTESTS) $(FW_IMAGES) $(FW_BENCH_PREP)
 	@$(if $(FW_CORE_READY),,echo "firmware: the core has no microt_core_poll yet: built the port objects and the QEMU self-tests only")
 	@for elf in $(FW_IMAGES) $(FW_SELFTESTS); do \
 	  case $$elf in *.elf) ;; *) continue ;; esac; \
@@ -89,3 +101,10 @@ firmware: firmware-ports $(FW_SELFTESTS) $(FW_IMAGES)
 # The whole firmware build takes seconds: `make test` builds it all (so a port that stops
 # compiling fails the tests) and tests/test_qemu.py runs the QEMU images.
 test: firmware
+
+# `make bench`: instructions per inference and per MAC of the int8 engine on the QEMU Cortex-M4
+# and Cortex-M7 targets (-icount shift=0), figures merged into $(B)/bench.json.
+.PHONY: bench-qemu
+bench-qemu: $(FW_SELFTESTS) $(FW_BENCH_PREP)
+	$(PYTHON) tools/qemu-bench/qemu_bench.py --build $(B) --json
+bench: bench-qemu

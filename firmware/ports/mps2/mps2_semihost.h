@@ -7,6 +7,7 @@
 #ifndef MICROT_MPS2_SEMIHOST_H
 #define MICROT_MPS2_SEMIHOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,19 @@ void mps2_sh_write0(const char *text);
 /* SYS_GET_CMDLINE (0x15): copies the command line (QEMU: the -semihosting-config arg= values
  * joined by spaces) into buf, NUL-terminated. Returns its length, or -1. */
 int mps2_sh_cmdline(char *buf, size_t cap);
+
+/* SYS_OPEN (0x01) with mode "rb" (read) or "wb" (write): a host file handle, or -1. */
+int mps2_sh_open(const char *path, bool write);
+
+/* SYS_CLOSE (0x02). */
+void mps2_sh_close(int handle);
+
+/* SYS_FLEN (0x0C): the file's length in bytes, or -1. */
+int32_t mps2_sh_flen(int handle);
+
+/* SYS_READ (0x06) / SYS_WRITE (0x05): bytes transferred (the call reports what was left). */
+uint32_t mps2_sh_read(int handle, void *buf, uint32_t len);
+uint32_t mps2_sh_write(int handle, const void *buf, uint32_t len);
 
 /* SYS_EXIT_EXTENDED (0x20) with ADP_Stopped_ApplicationExit: QEMU exits with status code. */
 __attribute__((noreturn)) void mps2_sh_exit(uint32_t code);
