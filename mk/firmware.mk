@@ -64,6 +64,13 @@ $(B)/firmware/$(1)/bench.elf: $$(call fw_obj,$(1),firmware/ports/mps2/bench_main
   $$(FW_ELF_DEPS_$(1))
 	$(ARM_CC) $$(ARM_$$(call fw_upper,$$(FW_CPU_$(1)))) $(FW_LDFLAGS) -T$$(FW_LD_$(1)) \
 	  -Wl,-Map=$$(@:.elf=.map) -o $$@ $$< $$(FW_OBJS_$(1)) $$(FW_LIB_$(1)) $(FW_LDLIBS)
+
+# The same bench with the core's plain C reference kernels (-DNN_NO_SIMD), for the comparison.
+$(B)/firmware/$(1)/bench-ref.elf: $$(call fw_obj,$(1),firmware/ports/mps2/bench_main.c) \
+  $$(FW_ELF_DEPS_$(1)) $(B)/arm/$$(FW_CPU_$(1))ref/libcore.a
+	$(ARM_CC) $$(ARM_$$(call fw_upper,$$(FW_CPU_$(1)))) $(FW_LDFLAGS) -T$$(FW_LD_$(1)) \
+	  -Wl,-Map=$$(@:.elf=.map) -o $$@ $$< $$(FW_OBJS_$(1)) $(B)/arm/$$(FW_CPU_$(1))ref/libcore.a \
+	  $(FW_LDLIBS)
 endef
 fw_upper = $(if $(filter m4,$(1)),M4,M7)
 $(foreach b,$(FW_BOARDS),$(eval $(call FW_BOARD,$(b))))
@@ -107,4 +114,22 @@ test: firmware
 .PHONY: bench-qemu
 bench-qemu: $(FW_SELFTESTS) $(FW_BENCH_PREP)
 	$(PYTHON) tools/qemu-bench/qemu_bench.py --build $(B) --json
+	$(PYTHON) tools/qemu-bench/qemu_bench.py --build $(B) --json --variant ref
+bench-qemu: $(foreach b,$(FW_QEMU_BOARDS),$(B)/firmware/$(b)/bench-ref.elf)
 bench: bench-qemu
+
+# The int8 kernels are the firmware's hot loops: -O2 for them (inlining the requantization into
+# the channel loops), -Os for everything else.
+# (A pattern with a shorter stem than the Makefile's per-CPU rule, so make prefers it.)
+define FW_HOT_RULE
+$(B)/arm/$(1)/firmware/core/nn/%.o: firmware/core/nn/%.c | $(GEN_H) $(NANOPB_SRC)/pb_decode.c
+	@mkdir -p $$(dir $$@)
+	$(ARM_CC) $(ARM_CFLAGS) $(2) -O2 -c $$< -o $$@
+endef
+$(eval $(call FW_HOT_RULE,m4,$(ARM_M4)))
+$(eval $(call FW_HOT_RULE,m7,$(ARM_M7)))
+# Per-CPU core libraries with the reference kernels only (the Makefile's ARM_TARGET template).
+$(eval $(call ARM_TARGET,m4ref,$(ARM_M4) -DNN_NO_SIMD))
+$(eval $(call ARM_TARGET,m7ref,$(ARM_M7) -DNN_NO_SIMD))
+$(eval $(call FW_HOT_RULE,m4ref,$(ARM_M4) -DNN_NO_SIMD))
+$(eval $(call FW_HOT_RULE,m7ref,$(ARM_M7) -DNN_NO_SIMD))

@@ -7,7 +7,8 @@ engine's and TFLite Micro's reference outputs byte for byte.
     qemu_bench.py [--build build] [--shared ../shared] [--boards qemu-an386,qemu-an500]
                   [--models mcunet-vww1-80,proxyless-w0.3] [--variant NAME] [--json]
 
-For each model, build/firmware/bench-prep imports the .tflite (classifier kept, so stage 2 ends
+--variant ref runs bench-ref.elf (the core built with -DNN_NO_SIMD: the plain C reference
+kernels) and suffixes the figure names with .ref. For each model, build/firmware/bench-prep imports the .tflite (classifier kept, so stage 2 ends
 at the model's output) and runs it on the host; then each board's bench.elf loads the same image
 into its model slot A through the flash HAL, runs stage 1 and stage 2, and writes its features
 and output through semihosting. Prints one line per run. With --json, also merges the figures
@@ -49,16 +50,17 @@ def read(path):
         return f.read()
 
 
-def bench_one(build, shared, board, model, workdir, prep, timeout_s):
+def bench_one(build, shared, board, model, workdir, prep, timeout_s, variant):
     tflite, inp, cut, f32, ref_file, ref_dtype = MODELS[model]
     machine, cpu = MACHINES[board]
     inp_path = os.path.join(shared, "models", "expected", inp)
     out = os.path.join(workdir, f"{board}")
     sh = ",".join(["enable=on", "target=native", "arg=bench", f"arg=image={workdir}/image.bin",
                    f"arg=input={inp_path}", f"arg=out={out}", f"arg=f32={1 if f32 else 0}"])
+    elf = "bench-ref.elf" if variant == "ref" else "bench.elf"
     r = run(["qemu-system-arm", "-M", machine, "-nographic", "-monitor", "none", "-serial", "null",
              "-icount", "shift=0", "-semihosting-config", sh, "-kernel",
-             os.path.join(build, "firmware", board, "bench.elf")], timeout_s)
+             os.path.join(build, "firmware", board, elf)], timeout_s)
     m = LINE.search(r.stdout + r.stderr)
     if r.returncode != 0 or not m:
         return {"ok": False, "why": f"{board}: bench.elf exit {r.returncode}: "
@@ -91,7 +93,8 @@ def main():
                                                        os.path.join(ROOT, "..", "shared")))
     ap.add_argument("--boards", default="qemu-an386,qemu-an500")
     ap.add_argument("--models", default="mcunet-vww1-80,proxyless-w0.3")
-    ap.add_argument("--variant", default="")
+    ap.add_argument("--variant", default="",
+                    help="ref: bench-ref.elf, the plain C reference kernels (-DNN_NO_SIMD)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--timeout", type=float, default=300.0)
     a = ap.parse_args()
@@ -112,7 +115,7 @@ def main():
                 continue
             prep = json.loads(r.stdout)
             for board in a.boards.split(","):
-                res = bench_one(a.build, a.shared, board, model, wd, prep, a.timeout)
+                res = bench_one(a.build, a.shared, board, model, wd, prep, a.timeout, a.variant)
                 if not res["ok"]:
                     print(f"FAIL {model} on {board}: {res['why']}")
                     failed += 1

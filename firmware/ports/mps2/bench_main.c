@@ -12,6 +12,7 @@
  *   out=<prefix>   writes <prefix>.part.f32, <prefix>.full.f32 (the features the heads get) and
  *                  <prefix>.output.i8 (the model output, when the image keeps the classifier)
  *   runs=<n>       inferences to time (default 1); the figures are from the last one
+ *   profile=1      also prints, per op kind, the MACs and cycles of the last run
  * and prints one line through semihosting:
  *   "bench stage1_macs=.. stage1_cycles=.. stage2_macs=.. stage2_cycles=.. arena=..\n"
  * Under -icount shift=0 a cycle here is one instruction (mps2_hal.c). Exit status 0, or 1 with
@@ -209,6 +210,25 @@ int main(void)
         bench_write(out, ".output.i8", output, out_bytes);
     }
 
+    const char *profile = bench_arg("profile");
+    if (profile != NULL && profile[0] == '1') {
+        uint64_t kind_macs[MT_OP_KIND_MAX + 1] = {0}, kind_cycles[MT_OP_KIND_MAX + 1] = {0};
+        for (uint32_t i = 0; i < engine_op_count(&bench_engine); i++) {
+            engine_op_cost_t cost;
+            if (engine_op_cost(&bench_engine, i, &cost) == ENGINE_OK && cost.kind <= MT_OP_KIND_MAX) {
+                kind_macs[cost.kind] += cost.macs;
+                kind_cycles[cost.kind] += cost.cycles;
+            }
+        }
+        for (uint32_t k = 0; k <= MT_OP_KIND_MAX; k++) {
+            if (kind_cycles[k] != 0u) {
+                bench_put_u64("profile kind=", k);
+                bench_put_u64(" macs=", kind_macs[k]);
+                bench_put_u64(" cycles=", kind_cycles[k]);
+                mps2_sh_write0("\n");
+            }
+        }
+    }
     bench_put_u64("bench stage1_macs=", macs[0]);
     bench_put_u64(" stage1_cycles=", cycles[0]);
     bench_put_u64(" stage2_macs=", macs[1]);
