@@ -4,11 +4,15 @@
  *
  * How it works (docs/protocol.md has the full rules):
  * - Every frame carries the sender's session id and, once known, the receiver's session id
- *   (dst). A side only accepts data and acks addressed to its current session, so sequence
- *   numbers never cross a restart: a frame numbered for an earlier incarnation is ignored, and
- *   answered with an ACK that tells the sender who we are now.
- * - A side that sees a new peer session starts receiving at seq 0 and renumbers what it still
- *   has in flight from seq 0 (the new incarnation has accepted none of it), then resends it.
+ *   (dst). Sequence numbers count from 0 at the start of each pairing of two sessions, so they
+ *   never cross a restart: a frame addressed to an earlier session of ours is ignored and
+ *   answered with an ACK, from which the sender learns who we are now.
+ * - A frame with no dst comes from a sender that has heard from none of our sessions: it numbers
+ *   from its own start, like our fresh receive state, so it is accepted (the first frame after
+ *   a restart is delivered at once).
+ * - A side that sees a new peer session expects seq 0 from it; if the peer *changed* (a restart),
+ *   what we still have in flight is renumbered from 0 and sent again, addressed to the new
+ *   session, which has accepted none of it.
  * - Acks are cumulative (ack = next seq expected). They ride on every frame; a standalone ACK is
  *   sent at the end of link_input when no data frame carried it during the call (so an RPC reply
  *   sent from deliver() piggy-backs it), or by link_poll.
@@ -123,12 +127,15 @@ static void link_resend_window(link_t *link)
     }
 }
 
-/* A new incarnation of the peer (or the first one we hear from). It has accepted nothing
- * numbered for it yet, so both directions restart at seq 0: we expect its seq 0, and what we
- * still have in flight is renumbered from 0 and sent again, addressed to the new session. */
+/* A peer session we have not seen: expect its seq 0. If it replaces one we knew (the peer
+ * restarted or reset), the new session has accepted nothing addressed to it yet, so what we
+ * still have in flight is renumbered from 0 and sent again at once. On first contact no
+ * renumbering is needed: our frames so far carried no dst and count from our own start. */
 static void link_new_peer(link_t *link, uint32_t session, uint32_t now_ms)
 {
-    if (link->peer_known) {
+    int changed = link->peer_known;
+
+    if (changed) {
         link->peer_prev_session = link->peer_session;
         link->peer_prev_known = 1;
         link->stats.peer_resets++;
@@ -136,26 +143,41 @@ static void link_new_peer(link_t *link, uint32_t session, uint32_t now_ms)
     link->peer_session = session;
     link->peer_known = 1;
     link->rx_expected = 0;
-    link->tx_base = 0;
     link->ack_pending = 1; /* tell it our session even if we have nothing to send */
-    if (link->tx_count > 0 && !link->peer_dead) {
-        link->tx_retries = 0;
-        link_resend_window(link);
-        link->tx_deadline_ms = now_ms + link->cfg.rto_ms;
+    if (changed) {
+        link->tx_base = 0;
+        link->tx_fast_done = 0;
+        if (link->tx_count > 0 && !link->peer_dead) {
+            link->tx_retries = 0;
+            link_resend_window(link);
+            link->tx_deadline_ms = now_ms + link->cfg.rto_ms;
+        }
     }
 }
 
-/* Cumulative ack: the peer holds everything before `ack`. */
-static void link_take_ack(link_t *link, uint16_t ack, uint32_t now_ms)
+/* Cumulative ack: the peer holds everything before `ack`. A standalone ACK that does not move
+ * tx_base while frames are in flight means the peer received a later frame but not tx_base
+ * (the line is FIFO, so tx_base was lost): go back at once instead of waiting for rto_ms
+ * ("fast retransmit", once per tx_base so a burst of such ACKs costs one resend). */
+static void link_take_ack(link_t *link, uint16_t ack, int standalone, uint32_t now_ms)
 {
     uint16_t acked = (uint16_t)(ack - link->tx_base);
 
-    if (acked == 0 || acked > link->tx_count)
-        return; /* nothing new, or an ack for frames never sent: ignore */
+    if (acked == 0) {
+        if (standalone && link->tx_count > 0 && !link->tx_fast_done && !link->peer_dead) {
+            link->tx_fast_done = 1;
+            link_resend_window(link);
+            link->tx_deadline_ms = now_ms + link->cfg.rto_ms;
+        }
+        return;
+    }
+    if (acked > link->tx_count)
+        return; /* an ack for frames never sent: ignore */
     link->tx_head = (uint8_t)((link->tx_head + acked) % link->cfg.window);
     link->tx_count = (uint8_t)(link->tx_count - acked);
     link->tx_base = ack;
     link->tx_retries = 0;
+    link->tx_fast_done = 0;
     link->tx_deadline_ms = now_ms + link->cfg.rto_ms; /* restart the timer for the new oldest */
 }
 
@@ -195,16 +217,17 @@ static void link_frame(link_t *link, uint32_t now_ms)
         }
         link_new_peer(link, src, now_ms);
     }
-    if (!(flags & LINK_FLAG_DST_KNOWN) || dst != link->cfg.session_id) {
-        /* Numbered for an earlier session of ours, or the peer does not know us yet: neither
-         * its seq nor its ack means anything here. Answer so that it learns our session. */
-        link->stats.session_mismatch++;
-        if (type == LINK_TYPE_DATA)
-            link->ack_pending = 1;
-        return;
-    }
-
-    link_take_ack(link, link_get16(f + LINK_OFF_ACK), now_ms);
+    if (flags & LINK_FLAG_DST_KNOWN) {
+        if (dst != link->cfg.session_id) {
+            /* Numbered for an earlier session of ours: neither its seq nor its ack means
+             * anything here. Answer, so that the sender learns our session and renumbers. */
+            link->stats.session_mismatch++;
+            if (type == LINK_TYPE_DATA)
+                link->ack_pending = 1;
+            return;
+        }
+        link_take_ack(link, link_get16(f + LINK_OFF_ACK), type == LINK_TYPE_ACK, now_ms);
+    } /* else: the sender knows no session of ours, so its ack field is empty */
     if (type != LINK_TYPE_DATA)
         return;
 
@@ -262,6 +285,7 @@ link_status_t link_send(link_t *link, const uint8_t *payload, size_t len, uint32
     link->tx_count++;
     if (link->tx_count == 1) {
         link->tx_retries = 0;
+        link->tx_fast_done = 0;
         link->tx_deadline_ms = now_ms + link->cfg.rto_ms;
     }
     link_emit(link, LINK_TYPE_DATA, seq, slot->data, slot->len);
@@ -346,6 +370,7 @@ void link_reset(link_t *link, uint32_t new_session_id)
     link->tx_head = 0;
     link->tx_count = 0;
     link->tx_retries = 0;
+    link->tx_fast_done = 0;
     link->tx_sync = 1;
     link->peer_dead = 0;
     link->rx_expected = 0;

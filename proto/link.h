@@ -9,7 +9,8 @@
  * (frame type, session id, sequence and acknowledgement numbers), the payload and a CRC-32.
  * A receiver that sees garbage drops bytes up to the next 0x00 and carries on (resync).
  * Data frames are sent in a sliding window of up to `window` unacknowledged frames, retransmitted
- * after rto_ms (go-back-N), at most max_retries times, after which the link reports LINK_EPEER.
+ * after rto_ms (go-back-N), at most max_retries times, after which the link reports LINK_EPEER;
+ * an ACK that reports a gap triggers one early resend (fast retransmit).
  * Duplicates are recognised by their sequence number and dropped (but acknowledged again).
  * Either side may restart at any time: frames carry the sender's session id, and a side that
  * sees a new peer session resets its receive state (see docs/protocol.md).
@@ -89,6 +90,7 @@ typedef struct {
     uint8_t tx_count;                /* frames in flight (sent, not yet acknowledged) */
     uint32_t tx_deadline_ms;         /* retransmit the window when now passes this */
     uint8_t tx_retries;              /* timeouts of the current oldest frame */
+    uint8_t tx_fast_done;            /* already went back once for this tx_base on a gap ACK */
     uint8_t tx_sync;                 /* send a 0x00 before the next frame (flushes peer garbage) */
     uint8_t peer_dead;
 
