@@ -79,6 +79,10 @@ const uint8_t *hal_flash_map(hal_region_t region);
 hal_status_t hal_flash_erase(hal_region_t region, uint32_t offset, uint32_t len);
 hal_status_t hal_flash_program(hal_region_t region, uint32_t offset, const uint8_t *data, uint32_t len);
 
+/* Version of the firmware image that is running, as stamped in its image header
+ * (firmware/core/fw_header.h); the core reports it in DeviceInfo. */
+const char *hal_firmware_version(void);
+
 /* Persistent boot counter, incremented by the port at each reset. */
 uint32_t hal_boot_count(void);
 
