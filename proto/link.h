@@ -54,7 +54,7 @@ typedef struct {
     uint16_t max_payload;    /* 1..LINK_MAX_PAYLOAD */
     uint32_t rto_ms;         /* retransmission timeout */
     uint8_t max_retries;     /* retransmissions of one frame before LINK_EPEER */
-    uint32_t session_id;     /* this side's session id: pick a fresh one at every start */
+    uint32_t session_id;     /* this side's session id: a fresh random one at every start */
 } link_config_t;
 
 typedef struct {
@@ -129,7 +129,8 @@ link_status_t link_poll(link_t *link, uint32_t now_ms);
 /* Milliseconds until link_poll has timed work to do (UINT32_MAX when none). */
 uint32_t link_poll_due_ms(const link_t *link, uint32_t now_ms);
 
-/* Drops everything in flight and starts a new session with new_session_id. The peer is
+/* Drops everything in flight and starts a new session with new_session_id (which must differ
+ * from the current one, or the peer cannot tell the restart). The peer is
  * forgotten (it learns the new session from our next frame and restarts its numbering); the
  * statistics are kept. */
 void link_reset(link_t *link, uint32_t new_session_id);
