@@ -446,7 +446,8 @@ static json_t *http_h_ping(http_req_t *rq, unsigned *status)
         return http_fail(status, rc, "reading the device");
     rc = rq->api->fleet ? fleet_ping(rq->api->fleet, id, &rtt_us) : MT_EOFFLINE;
     if (rc == MT_EOFFLINE)
-        return http_fail_status(status, 409, "offline", "device %s is %s, not connected", id,
+        return http_fail_status(status, 409, "offline",
+                                "device %s is not connected (last known state: %s)", id,
                                 row.state);
     if (rc < 0)
         return http_fail(status, rc, "ping");
