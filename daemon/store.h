@@ -111,7 +111,7 @@ int store_device_firmware_changes(store_t *s, const char *id, int64_t before_seq
                                   uint32_t *n_rows);
 
 /* PRAGMA integrity_check: 0 when the file is sound, MT_EIO (with the first problem in err)
- * otherwise. Reads the whole file: for tests and `microtd --check`, not for every request. */
+ * otherwise. Reads the whole file: for tests and maintenance, not for every request. */
 int store_check(store_t *s, char *err, size_t err_len);
 
 /* Copies a canonical device id (24 hex digits, folded to lower case) into out[STORE_ID_CHARS];
