@@ -9,7 +9,9 @@
  */
 #include "nn/nn_conv.h"
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "nn/nn_requant.h"
 #include "nn/nn_simd.h"
@@ -107,9 +109,123 @@ static void nn_conv_pointwise(const nn_conv_geom_t *g, const nn_quant_params_t *
 }
 
 #if NN_SIMD
-/* Pointwise on the DSP extension: two pixels x two output channels per pass, four input
- * channels per step (8 SMLAD for 16 MACs, the operands widened in registers by SXTB16). The
- * last odd pixel, odd channel and input-channel tail take the reference arithmetic. */
+/* The 2 x 2 block every SIMD convolution reduces to: two input vectors (two pixels' patches)
+ * times two weight rows (two output channels), n int8 each; acc[] = {x0.w0, x0.w1, x1.w0,
+ * x1.w1} added to what it holds. Four input channels per step: 8 SMLAD for 16 MACs. */
+static inline void nn_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0,
+                              const int8_t *w1, int32_t n, int32_t acc[4])
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t i = 0;
+    for (; i + 3 < n; i += 4) {
+        const int32_t xa = nn_rd_s8x4(x0 + i), xb = nn_rd_s8x4(x1 + i);
+        const int32_t xae = nn_sxtb16_even(xa), xao = nn_sxtb16_odd(xa);
+        const int32_t xbe = nn_sxtb16_even(xb), xbo = nn_sxtb16_odd(xb);
+        int32_t w = nn_rd_s8x4(w0 + i);
+        int32_t we = nn_sxtb16_even(w), wo = nn_sxtb16_odd(w);
+        a00 = __smlad(xae, we, a00);
+        a00 = __smlad(xao, wo, a00);
+        a10 = __smlad(xbe, we, a10);
+        a10 = __smlad(xbo, wo, a10);
+        w = nn_rd_s8x4(w1 + i);
+        we = nn_sxtb16_even(w);
+        wo = nn_sxtb16_odd(w);
+        a01 = __smlad(xae, we, a01);
+        a01 = __smlad(xao, wo, a01);
+        a11 = __smlad(xbe, we, a11);
+        a11 = __smlad(xbo, wo, a11);
+    }
+    for (; i < n; i++) {
+        const int32_t xa = x0[i], xb = x1[i];
+        a00 += xa * w0[i];
+        a01 += xa * w1[i];
+        a10 += xb * w0[i];
+        a11 += xb * w1[i];
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* Largest k_h x k_w x in_c patch the k x k SIMD path copies to the stack (two of them); larger
+ * convolutions take the reference path. */
+#define NN_SIMD_PATCH_MAX 1152
+
+/* One output pixel pair of the 2 x 2 scheme: out0/out1 get every output channel of the two
+ * pixels whose input vectors are x0/x1 (n bytes each). */
+static inline void nn_conv_pixel_pair(const nn_quant_params_t *q, const int8_t *x0,
+                                      const int8_t *x1, int32_t n, const int8_t *weights,
+                                      const int32_t *bias, int32_t cout, int8_t *out0,
+                                      int8_t *out1)
+{
+    const int8_t *wp = weights;
+    int32_t oc = 0;
+    for (; oc + 1 < cout; oc += 2) {
+        int32_t acc[4] = {bias[oc], bias[oc + 1], bias[oc], bias[oc + 1]};
+        nn_dot_2x2(x0, x1, wp, wp + n, n, acc);
+        out0[oc] = nn_conv_out(acc[0], q, oc);
+        out0[oc + 1] = nn_conv_out(acc[1], q, oc + 1);
+        out1[oc] = nn_conv_out(acc[2], q, oc);
+        out1[oc + 1] = nn_conv_out(acc[3], q, oc + 1);
+        wp += 2 * (size_t)n;
+    }
+    if (oc < cout) {
+        int32_t a0 = bias[oc], a1 = bias[oc];
+        for (int32_t i = 0; i < n; i++) {
+            a0 += x0[i] * wp[i];
+            a1 += x1[i] * wp[i];
+        }
+        out0[oc] = nn_conv_out(a0, q, oc);
+        out1[oc] = nn_conv_out(a1, q, oc);
+    }
+}
+
+/* k x k convolution on the DSP extension: each output pixel's taps are gathered into a
+ * contiguous patch (im2col, ordered [k_h][k_w][in_c] like a weight row), and pixel pairs go
+ * through the 2 x 2 block. Returns false (nothing written) when the patch does not fit. */
+static bool nn_conv_simd(const nn_conv_geom_t *g, const nn_quant_params_t *q, const int8_t *in,
+                         const int8_t *weights, const int32_t *bias, int8_t *out,
+                         const int8_t *zp_row)
+{
+    const int32_t cin = g->in_c;
+    const int32_t n = g->k_h * g->k_w * cin;
+    if (n > NN_SIMD_PATCH_MAX) {
+        return false;
+    }
+    int8_t patch[2][NN_SIMD_PATCH_MAX];
+    const int8_t *taps[NN_MAX_KERNEL * NN_MAX_KERNEL];
+    const int32_t n_px = g->out_h * g->out_w;
+    for (int32_t p = 0; p < n_px; p += 2) {
+        const int32_t pair = p + 1 < n_px ? 2 : 1;
+        for (int32_t j = 0; j < pair; j++) {
+            const int32_t oy = (p + j) / g->out_w, ox = (p + j) % g->out_w;
+            const int32_t n_taps = nn_conv_taps(g, in, zp_row, oy, ox, taps);
+            for (int32_t t = 0; t < n_taps; t++) {
+                memcpy(&patch[j][(size_t)t * (size_t)cin], taps[t], (size_t)cin);
+            }
+        }
+        int8_t *out0 = out + (size_t)p * (size_t)g->out_c;
+        if (pair == 2) {
+            nn_conv_pixel_pair(q, patch[0], patch[1], n, weights, bias, g->out_c, out0,
+                               out0 + g->out_c);
+        } else {
+            /* The odd last pixel: plain dot products over its patch. */
+            const int8_t *wp = weights;
+            for (int32_t oc = 0; oc < g->out_c; oc++, wp += n) {
+                int32_t acc = bias[oc];
+                for (int32_t i = 0; i < n; i++) {
+                    acc += patch[0][i] * wp[i];
+                }
+                out0[oc] = nn_conv_out(acc, q, oc);
+            }
+        }
+    }
+    return true;
+}
+
+/* Pointwise on the DSP extension: a pixel's input channels are already a contiguous vector, so
+ * pixel pairs go straight through the 2 x 2 block. */
 static void nn_conv_pointwise_simd(const nn_conv_geom_t *g, const nn_quant_params_t *q,
                                    const int8_t *in, const int8_t *weights, const int32_t *bias,
                                    int8_t *out)
@@ -120,57 +236,8 @@ static void nn_conv_pointwise_simd(const nn_conv_geom_t *g, const nn_quant_param
     int32_t p = 0;
     for (; p + 1 < n_px; p += 2) {
         const int8_t *ip0 = in + (size_t)p * (size_t)cin;
-        const int8_t *ip1 = ip0 + cin;
         int8_t *out0 = out + (size_t)p * (size_t)cout;
-        int8_t *out1 = out0 + cout;
-        const int8_t *wp = weights;
-        int32_t oc = 0;
-        for (; oc + 1 < cout; oc += 2) {
-            const int8_t *w0 = wp;
-            const int8_t *w1 = wp + cin;
-            int32_t a00 = bias[oc], a01 = bias[oc + 1];
-            int32_t a10 = a00, a11 = a01;
-            int32_t ic = 0;
-            for (; ic + 3 < cin; ic += 4) {
-                const int32_t x0 = nn_rd_s8x4(ip0 + ic), x1 = nn_rd_s8x4(ip1 + ic);
-                const int32_t x0e = nn_sxtb16_even(x0), x0o = nn_sxtb16_odd(x0);
-                const int32_t x1e = nn_sxtb16_even(x1), x1o = nn_sxtb16_odd(x1);
-                int32_t w = nn_rd_s8x4(w0 + ic);
-                int32_t we = nn_sxtb16_even(w), wo = nn_sxtb16_odd(w);
-                a00 = __smlad(x0e, we, a00);
-                a00 = __smlad(x0o, wo, a00);
-                a10 = __smlad(x1e, we, a10);
-                a10 = __smlad(x1o, wo, a10);
-                w = nn_rd_s8x4(w1 + ic);
-                we = nn_sxtb16_even(w);
-                wo = nn_sxtb16_odd(w);
-                a01 = __smlad(x0e, we, a01);
-                a01 = __smlad(x0o, wo, a01);
-                a11 = __smlad(x1e, we, a11);
-                a11 = __smlad(x1o, wo, a11);
-            }
-            for (; ic < cin; ic++) {
-                const int32_t x0 = ip0[ic], x1 = ip1[ic];
-                a00 += x0 * w0[ic];
-                a10 += x1 * w0[ic];
-                a01 += x0 * w1[ic];
-                a11 += x1 * w1[ic];
-            }
-            out0[oc] = nn_conv_out(a00, q, oc);
-            out0[oc + 1] = nn_conv_out(a01, q, oc + 1);
-            out1[oc] = nn_conv_out(a10, q, oc);
-            out1[oc + 1] = nn_conv_out(a11, q, oc + 1);
-            wp += 2 * (size_t)cin;
-        }
-        if (oc < cout) {
-            int32_t a0 = bias[oc], a1 = bias[oc];
-            for (int32_t ic = 0; ic < cin; ic++) {
-                a0 += ip0[ic] * wp[ic];
-                a1 += ip1[ic] * wp[ic];
-            }
-            out0[oc] = nn_conv_out(a0, q, oc);
-            out1[oc] = nn_conv_out(a1, q, oc);
-        }
+        nn_conv_pixel_pair(q, ip0, ip0 + cin, cin, weights, bias, cout, out0, out0 + cout);
     }
     if (p < n_px) {
         /* The odd last pixel: the reference loop on a one-pixel geometry. */
@@ -245,6 +312,11 @@ void nn_conv_s8(const nn_conv_geom_t *g, const nn_quant_params_t *q, const int8_
     for (int32_t i = 0; i < cin; i++) {
         scratch[i] = (int8_t)q->in_zp;
     }
+#if NN_SIMD
+    if (nn_conv_simd(g, q, in, weights, bias_folded, out, scratch)) {
+        return;
+    }
+#endif
     const int8_t *taps[NN_MAX_KERNEL * NN_MAX_KERNEL];
     for (int32_t oy = 0; oy < g->out_h; oy++) {
         for (int32_t ox = 0; ox < g->out_w; ox++) {

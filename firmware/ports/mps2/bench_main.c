@@ -12,7 +12,8 @@
  *   out=<prefix>   writes <prefix>.part.f32, <prefix>.full.f32 (the features the heads get) and
  *                  <prefix>.output.i8 (the model output, when the image keeps the classifier)
  *   runs=<n>       inferences to time (default 1); the figures are from the last one
- *   profile=1      also prints, per op kind, the MACs and cycles of the last run
+ *   profile=1      also prints "profile kind=<category> macs=.. cycles=.." lines for the last
+ *                  run: conv (k x k), pointwise, depthwise, fc, element (everything else)
  * and prints one line through semihosting:
  *   "bench stage1_macs=.. stage1_cycles=.. stage2_macs=.. stage2_cycles=.. arena=..\n"
  * Under -icount shift=0 a cycle here is one instruction (mps2_hal.c). Exit status 0, or 1 with
@@ -212,21 +213,33 @@ int main(void)
 
     const char *profile = bench_arg("profile");
     if (profile != NULL && profile[0] == '1') {
-        uint64_t kind_macs[MT_OP_KIND_MAX + 1] = {0}, kind_cycles[MT_OP_KIND_MAX + 1] = {0};
+        /* Op categories of the simulator's cost model (firmware/core/energy.h): k x k
+         * convolution, pointwise (1x1) convolution, depthwise, fully connected, element ops. */
+        static const char *const names[] = {"conv", "pointwise", "depthwise", "fc", "element"};
+        uint64_t cat_macs[5] = {0}, cat_cycles[5] = {0};
         for (uint32_t i = 0; i < engine_op_count(&bench_engine); i++) {
             engine_op_cost_t cost;
-            if (engine_op_cost(&bench_engine, i, &cost) == ENGINE_OK && cost.kind <= MT_OP_KIND_MAX) {
-                kind_macs[cost.kind] += cost.macs;
-                kind_cycles[cost.kind] += cost.cycles;
+            if (engine_op_cost(&bench_engine, i, &cost) != ENGINE_OK) {
+                continue;
             }
+            const mt_op_t *op = &bench_engine.ops[i];
+            unsigned cat = 4u;
+            if (cost.kind == MT_OP_CONV) {
+                cat = (op->p[0] == 1 && op->p[1] == 1) ? 1u : 0u;
+            } else if (cost.kind == MT_OP_DWCONV) {
+                cat = 2u;
+            } else if (cost.kind == MT_OP_FC) {
+                cat = 3u;
+            }
+            cat_macs[cat] += cost.macs;
+            cat_cycles[cat] += cost.cycles;
         }
-        for (uint32_t k = 0; k <= MT_OP_KIND_MAX; k++) {
-            if (kind_cycles[k] != 0u) {
-                bench_put_u64("profile kind=", k);
-                bench_put_u64(" macs=", kind_macs[k]);
-                bench_put_u64(" cycles=", kind_cycles[k]);
-                mps2_sh_write0("\n");
-            }
+        for (unsigned k = 0; k < 5u; k++) {
+            mps2_sh_write0("profile kind=");
+            mps2_sh_write0(names[k]);
+            bench_put_u64(" macs=", cat_macs[k]);
+            bench_put_u64(" cycles=", cat_cycles[k]);
+            mps2_sh_write0("\n");
         }
     }
     bench_put_u64("bench stage1_macs=", macs[0]);
