@@ -37,6 +37,7 @@ MODELS = {
     "proxyless-w0.3": ("proxyless-w0.3.tflite", "proxyless-w0.3.rand.input.bin", "blocks.8", False,
                        "proxyless-w0.3.rand.classifier.out.bin", "int8"),
 }
+PROFILE = re.compile(r"profile kind=(\w+) macs=(\d+) cycles=(\d+)")
 LINE = re.compile(r"bench stage1_macs=(\d+) stage1_cycles=(\d+) stage2_macs=(\d+) "
                   r"stage2_cycles=(\d+)")
 
@@ -56,7 +57,8 @@ def bench_one(build, shared, board, model, workdir, prep, timeout_s, variant):
     inp_path = os.path.join(shared, "models", "expected", inp)
     out = os.path.join(workdir, f"{board}")
     sh = ",".join(["enable=on", "target=native", "arg=bench", f"arg=image={workdir}/image.bin",
-                   f"arg=input={inp_path}", f"arg=out={out}", f"arg=f32={1 if f32 else 0}"])
+                   f"arg=input={inp_path}", f"arg=out={out}", f"arg=f32={1 if f32 else 0}",
+                   "arg=profile=1"])
     elf = "bench-ref.elf" if variant == "ref" else "bench.elf"
     r = run(["qemu-system-arm", "-M", machine, "-nographic", "-monitor", "none", "-serial", "null",
              "-icount", "shift=0", "-semihosting-config", sh, "-kernel",
@@ -66,6 +68,7 @@ def bench_one(build, shared, board, model, workdir, prep, timeout_s, variant):
         return {"ok": False, "why": f"{board}: bench.elf exit {r.returncode}: "
                                     f"{(r.stdout + r.stderr).strip()[-300:]}"}
     m1, c1, m2, c2 = (int(x) for x in m.groups())
+    kinds = {k: (int(mm), int(cc)) for k, mm, cc in PROFILE.findall(r.stdout + r.stderr)}
     problems = []
     for suffix in ("part.f32", "full.f32", "output.i8"):
         host, arm = os.path.join(workdir, f"host.{suffix}"), f"{out}.{suffix}"
@@ -83,7 +86,7 @@ def bench_one(build, shared, board, model, workdir, prep, timeout_s, variant):
     if not same_ref:
         problems.append("output differs from TFLite Micro's reference")
     return {"ok": not problems, "why": "; ".join(problems), "cpu": cpu, "macs": (m1, m2),
-            "instr": (c1, c2)}
+            "instr": (c1, c2), "kinds": kinds}
 
 
 def main():
@@ -102,6 +105,7 @@ def main():
         print(f"SKIP: {a.shared}/models/expected absent (set MICROT_SHARED)")
         return 77
     failed = 0
+    per_kind = {}  # (cpu, category) -> [macs, instr] summed over the models
     for model in a.models.split(","):
         tflite, inp, cut, f32, _, _ = MODELS[model]
         with tempfile.TemporaryDirectory(prefix="microt-bench-") as wd:
@@ -126,6 +130,10 @@ def main():
                 print(f"ok   {model} on {board} ({cpu}){tag}: stage1 {c1} instr / {m1} MACs, "
                       f"stage2 {c2} / {m2}, total {c1 + c2} instr, {ipm:.3f} instr/MAC; "
                       f"equal to host engine and TFLM output")
+                for kind, (km, kc) in res["kinds"].items():
+                    tot = per_kind.setdefault((cpu, kind), [0, 0])
+                    tot[0] += km
+                    tot[1] += kc
                 if a.json:
                     suffix = f".{a.variant}" if a.variant else ""
                     figures = [(f"engine.{cpu}.instr_per_mac.{model}{suffix}", f"{ipm:.4f}",
@@ -138,6 +146,18 @@ def main():
                                                                      "bench_json.py"),
                                         "--file", os.path.join(a.build, "bench.json"), name,
                                         str(value), unit], check=True)
+    # Per op category, over all models: what the simulator's cost model (firmware/core/energy.c,
+    # op_millicycles per category) is recalibrated from, see docs/ports.md.
+    for (cpu, kind), (km, kc) in sorted(per_kind.items()):
+        if km == 0:
+            continue
+        tag = f".{a.variant}" if a.variant else ""
+        print(f"     {cpu} {kind:9s}: {kc / km:.3f} instr per MAC ({kc} instr / {km} MACs){tag}")
+        if a.json:
+            subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "bench_json.py"),
+                            "--file", os.path.join(a.build, "bench.json"),
+                            f"engine.{cpu}.instr_per_mac_op.{kind}{tag}", f"{kc / km:.4f}",
+                            "instr/MAC"], check=True)
     return 1 if failed else 0
 
 
