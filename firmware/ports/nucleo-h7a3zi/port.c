@@ -2,19 +2,21 @@
  * port.c — hal.h for the NUCLEO-H7A3ZI-Q (STM32H7A3ZIT6Q, Cortex-M7).
  *
  * Sources, cited beside each register: RM0455 rev 9 (STM32H7A3/7B3/7B0 reference manual),
- * DS13195 (STM32H7A3xI/G datasheet), UM2407 (STM32H7 Nucleo-144 boards, MB1363), AN2606 (system
- * memory boot mode) and ST's knowledge article "How to jump to system bootloader from application
+ * DS13195 (STM32H7A3xI/G datasheet), UM2408 (STM32H7 Nucleo-144 boards with SMPS, MB1363),
+ * AN2606 (system memory boot mode) and ST's knowledge article "How to jump to system bootloader from application
  * code on STM32 microcontrollers" (bootloader entry addresses).
  *
  * Clock: HSI 64 MHz / M 4 = 16 MHz -> x N 35 = 560 MHz VCO -> / P 2 = 280 MHz sys_ck = CPU =
  * AXI/AHB; APB1..4 = 140 MHz (the part's maxima, DS13195 table "General operating conditions";
  * 280 MHz needs VOS0). HSI keeps the port independent of the ST-LINK MCO solder bridges.
- * Supply: the -Q board is wired for direct SMPS (UM2407 6.3.x "Power supply", default
- * configuration); define PORT_H7_SUPPLY_LDO for a board reworked to the LDO.
+ * Supply: the -Q board is wired for direct SMPS (UM2408 table 10, default configuration; ST's
+ * article "How to unbrick an STM32H7 after setting the wrong power mode": a mismatch locks the
+ * part until it is erased from the ROM bootloader); define PORT_H7_SUPPLY_LDO for a board
+ * reworked to the LDO.
  *
  * Serial: USART3 on PD8 (TX) / PD9 (RX), AF7, wired to the ST-LINK V3E virtual COM port
- * (UM2407 6.9 "USART communication": "USART3 PD8/PD9"), PORT_UART_BAUD 8N1, receive by
- * interrupt (FIFO enabled, RM0455 52.5.x) into a ring.
+ * (UM2408 "USART communication"; ST's BSP COM1 = USART3 PD8/PD9 AF7), PORT_UART_BAUD 8N1,
+ * receive by interrupt (FIFO enabled, RM0455 52.5.x) into a ring.
  */
 #include <string.h>
 
@@ -149,9 +151,9 @@ static const hal_board_t h7_board = {
     .board_kind = microt_BoardKind_BOARD_H7A3ZI,
     .name = "h7a3zi",
     .cpu_hz = H7_SYSCLK_HZ,
-    /* DS13195 3.3.2 "Embedded SRAM": AXI SRAM 1 MiB, AHB SRAM 128 KiB, SRD SRAM 32 KiB, DTCM
-     * 128 KiB, ITCM 64 KiB. */
-    .sram_bytes = (1024u + 128u + 32u + 128u + 64u) * 1024u,
+    /* DS13195 3.3.2 "Embedded SRAM": AXI SRAM 1 MiB, AHB SRAM1+2 128 KiB, SRD SRAM 32 KiB, DTCM
+     * 128 KiB, ITCM 64 KiB, backup SRAM 4 KiB (the datasheet's "1.4 Mbytes"). */
+    .sram_bytes = (1024u + 128u + 32u + 128u + 64u + 4u) * 1024u,
     .flash_bytes = 2u * 1024u * 1024u,
 };
 
