@@ -685,17 +685,23 @@ static void test_truncations(void **state)
     /* Every prefix up to 4 KiB (where the tables are), then a sampled stride through the rest,
      * then the last 64 bytes; each prefix in its own exact-size allocation. */
     int tried = 0, accepted = 0;
+    size_t shortest_ok = len;
     for (size_t n = 0; n < len; n += (n < 4096 || n + 64 >= len) ? 1 : 257) {
         uint8_t *p = malloc(n ? n : 1);
         assert_non_null(p);
         memcpy(p, buf, n);
-        accepted += parse_survives(p, n, "truncation");
+        if (parse_survives(p, n, "truncation")) {
+            accepted++;
+            if (n < shortest_ok) shortest_ok = n;
+        }
         free(p);
         tried++;
     }
-    printf("truncations of %s: %d tried, %d accepted\n", path, tried, accepted);
-    /* A flatbuffer's tables point forward to the data at the end: no strict prefix is complete. */
-    assert_int_equal(accepted, 0);
+    printf("truncations of %s: %d tried, %d accepted (shortest %zu of %zu bytes)\n", path, tried,
+           accepted, shortest_ok, len);
+    /* Tables point forward to what they use, so a prefix can only be complete when all it lost
+     * is the builder's trailing alignment padding (< 16 bytes). */
+    assert_true(shortest_ok + 16 > len);
     free(buf);
 }
 
