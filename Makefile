@@ -48,6 +48,7 @@ TEST_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
 TEST_HARNESS := $(wildcard tests/harness/*.c)
 
 .PHONY: all deps test run clean firmware-check fuzz bench results
+.SECONDARY:
 all: $(PROGRAMS)
 
 deps:
