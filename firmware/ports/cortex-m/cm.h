@@ -41,6 +41,7 @@
 #define CM_ICIALLU CM_REG(0xE000EF50u)
 #define CM_DCIMVAC CM_REG(0xE000EF5Cu)          /* invalidate data cache line by address */
 #define CM_DCISW CM_REG(0xE000EF60u)            /* invalidate data cache line by set/way */
+#define CM_DCCMVAC CM_REG(0xE000EF68u)          /* clean data cache line by address */
 #define CM_DCCIMVAC CM_REG(0xE000EF70u)         /* clean and invalidate by address */
 #define CM_CACHE_LINE_BYTES 32u                 /* Cortex-M7 TRM (DDI 0489) 5.1 */
 
@@ -97,6 +98,10 @@ void cm_caches_enable(void);
 /* Invalidates the data cache over [addr, addr + len) after flash contents changed under it
  * (no-op on cores without a data cache: CCR.DC reads 0). */
 void cm_dcache_invalidate(uintptr_t addr, size_t len);
+
+/* Writes back dirty data cache lines over [addr, addr + len) to memory, e.g. a word that must
+ * survive a reset (no-op without a data cache). */
+void cm_dcache_clean(uintptr_t addr, size_t len);
 
 /* Starts SysTick from the processor clock with a period of reload_ticks + 1 (<= 2^24); its
  * interrupt drives hal_millis() (ms_per_period milliseconds per period) and keeps the 64-bit

@@ -71,6 +71,19 @@ void cm_dcache_invalidate(uintptr_t addr, size_t len)
     cm_isb();
 }
 
+void cm_dcache_clean(uintptr_t addr, size_t len)
+{
+    if ((CM_SCB_CCR & CM_CCR_DC) == 0u || len == 0u) {
+        return;
+    }
+    uintptr_t start = addr & ~(uintptr_t)(CM_CACHE_LINE_BYTES - 1u);
+    cm_dsb();
+    for (uintptr_t line = start; line < addr + len; line += CM_CACHE_LINE_BYTES) {
+        CM_DCCMVAC = (uint32_t)line;
+    }
+    cm_dsb();
+}
+
 void cm_systick_start(uint32_t reload_ticks, uint32_t ms_per_period)
 {
     cm_reload_ticks = reload_ticks;

@@ -239,7 +239,9 @@ static void h7_uart_init(void)
      * (RCC_CDCCIP2R.USART234578SEL reset value). */
     USART_BRR = (H7_PCLK1_HZ + PORT_UART_BAUD / 2u) / PORT_UART_BAUD;
     USART_CR3 = USART_CR3_EIE;
-    USART_CR1 = USART_CR1_FIFOEN | USART_CR1_RXFNEIE | USART_CR1_TE | USART_CR1_RE | USART_CR1_UE;
+    /* FIFOEN may only change while UE = 0 (RM0455 52.7.1): configure, then enable. */
+    USART_CR1 = USART_CR1_FIFOEN | USART_CR1_RXFNEIE | USART_CR1_TE | USART_CR1_RE;
+    USART_CR1 |= USART_CR1_UE;
     cm_nvic_enable(USART3_IRQ);
 }
 
@@ -355,7 +357,8 @@ const char *hal_firmware_version(void) { return MICROT_FW_VERSION; }
 void hal_reboot(hal_boot_target_t target)
 {
     h7_noinit.boot_request = target == HAL_BOOT_BOOTLOADER ? H7_BOOT_MAGIC : 0u;
-    cm_dsb();
+    /* The AXI SRAM is write-back cacheable: the request must reach RAM before the reset. */
+    cm_dcache_clean((uintptr_t)&h7_noinit, sizeof h7_noinit);
     CM_SCB_AIRCR = CM_AIRCR_VECTKEY | CM_AIRCR_SYSRESETREQ;
     cm_dsb();
     for (;;) {
