@@ -62,6 +62,12 @@ def test_board(name):
         check(again is not None and again[2] == 2 and again[1] == uid_a and again[3] == 0,
               f"{name}: reboot comes back with boot count 2, same UID ({again})")
 
+        a.write(b"w")
+        again = banner(a)
+        check(again is not None and again[2] == 3 and again[3] == 0,
+              f"{name}: a firmware that stops refreshing the watchdog is reset (boot count 3: "
+              f"{again})")
+
         a.write(b"b")
         check(a.wait_exit(10) == 3, f"{name}: reboot into the bootloader ends QEMU with code 3")
         b.write(b"x")

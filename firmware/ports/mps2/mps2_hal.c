@@ -195,6 +195,14 @@ void hal_reboot(hal_boot_target_t target)
 
 void hal_watchdog_kick(void) { WDOG_INTCLR = 1u; }
 
+void mps2_watchdog_set_timeout_ms(uint32_t timeout_ms)
+{
+    WDOG_LOCK = WDOG_UNLOCK_KEY;
+    WDOG_LOAD = (MPS2_SYSCLK_HZ / 1000u) * timeout_ms;
+    WDOG_INTCLR = 1u; /* reload with the new value */
+    WDOG_LOCK = 0u;
+}
+
 bool hal_camera_capture(uint8_t *buf, uint32_t width, uint32_t height) { return false; }
 
 void port_fault(uint32_t cfsr, uint32_t hfsr)
@@ -241,8 +249,8 @@ void port_init(void)
     cm_nvic_enable(UART0_RX_IRQ);
     cm_nvic_enable(UART_OVF_IRQ);
 
+    mps2_watchdog_set_timeout_ms(MPS2_WDOG_TIMEOUT_S * 1000u);
     WDOG_LOCK = WDOG_UNLOCK_KEY;
-    WDOG_LOAD = MPS2_SYSCLK_HZ * MPS2_WDOG_TIMEOUT_S;
     WDOG_CONTROL = WDOG_CONTROL_INTEN | WDOG_CONTROL_RESEN;
     WDOG_LOCK = 0u;
 

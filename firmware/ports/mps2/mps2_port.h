@@ -10,6 +10,9 @@
 #define MPS2_EXIT_BOOTLOADER 3u   /* hal_reboot(HAL_BOOT_BOOTLOADER): no ROM bootloader here */
 #define MPS2_EXIT_FAULT 4u        /* a CPU fault (firmware bug) */
 
+/* Sets the watchdog's time-out (the first one raises NMI, the second resets) and restarts it. */
+void mps2_watchdog_set_timeout_ms(uint32_t timeout_ms);
+
 /* Bytes lost on receive (UART overrun or ring full) since boot. */
 uint32_t mps2_uart_overrun_count(void);
 

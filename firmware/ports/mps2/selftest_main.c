@@ -10,6 +10,8 @@
  *   'c'               runs a loop of exactly 2,000,000 instructions and prints "cycles=<n>\n"
  *   'r'               reboots (the banner comes again with boot + 1)
  *   'b'               reboots into the bootloader (QEMU exits with MPS2_EXIT_BOOTLOADER)
+ *   'w'               stops refreshing the watchdog (50 ms time-out) and spins: the watchdog
+ *                     must reset the part (the banner comes again with boot + 1)
  *   'x'               exits QEMU with the number of failed checks as status
  * Failed checks are printed through semihosting as they happen.
  */
@@ -164,6 +166,10 @@ int main(void)
                 break;
             case 'r': hal_reboot(HAL_BOOT_APP); break;
             case 'b': hal_reboot(HAL_BOOT_BOOTLOADER); break;
+            case 'w':
+                mps2_watchdog_set_timeout_ms(50u);
+                for (;;) {
+                }
             case 'x': mps2_sh_exit(st_fails); break;
             default: break;
             }
