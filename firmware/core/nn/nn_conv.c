@@ -152,6 +152,14 @@ static inline void nn_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *
  * convolutions take the reference path. */
 #define NN_SIMD_PATCH_MAX 1152
 
+/* Requantized int8 output with the layer's constants passed in registers: the int8 stores of
+ * the callers may alias anything, so reading them through q after a store would reload them. */
+static inline int32_t nn_out_r(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
+                               int32_t hi)
+{
+    return nn_clamp(nn_requant(acc, mult, shift) + zp, lo, hi);
+}
+
 /* One output pixel pair of the 2 x 2 scheme: out0/out1 get every output channel of the two
  * pixels whose input vectors are x0/x1 (n bytes each). */
 static inline void nn_conv_pixel_pair(const nn_quant_params_t *q, const int8_t *x0,
@@ -159,15 +167,22 @@ static inline void nn_conv_pixel_pair(const nn_quant_params_t *q, const int8_t *
                                       const int32_t *bias, int32_t cout, int8_t *out0,
                                       int8_t *out1)
 {
+    const int32_t zp = q->out_zp, lo = q->act_min, hi = q->act_max;
+    const int32_t *mult = q->mult, *shift = q->shift;
     const int8_t *wp = weights;
     int32_t oc = 0;
     for (; oc + 1 < cout; oc += 2) {
         int32_t acc[4] = {bias[oc], bias[oc + 1], bias[oc], bias[oc + 1]};
         nn_dot_2x2(x0, x1, wp, wp + n, n, acc);
-        out0[oc] = nn_conv_out(acc[0], q, oc);
-        out0[oc + 1] = nn_conv_out(acc[1], q, oc + 1);
-        out1[oc] = nn_conv_out(acc[2], q, oc);
-        out1[oc + 1] = nn_conv_out(acc[3], q, oc + 1);
+        const int32_t m0 = mult[oc], s0 = shift[oc], m1 = mult[oc + 1], s1 = shift[oc + 1];
+        const int32_t r00 = nn_out_r(acc[0], m0, s0, zp, lo, hi);
+        const int32_t r01 = nn_out_r(acc[1], m1, s1, zp, lo, hi);
+        const int32_t r10 = nn_out_r(acc[2], m0, s0, zp, lo, hi);
+        const int32_t r11 = nn_out_r(acc[3], m1, s1, zp, lo, hi);
+        out0[oc] = (int8_t)r00;
+        out0[oc + 1] = (int8_t)r01;
+        out1[oc] = (int8_t)r10;
+        out1[oc + 1] = (int8_t)r11;
         wp += 2 * (size_t)n;
     }
     if (oc < cout) {
@@ -257,6 +272,8 @@ static void nn_dwconv_simd(const nn_conv_geom_t *g, const nn_quant_params_t *q, 
                            const int8_t *zp_row)
 {
     const int32_t c_n = g->in_c;
+    const int32_t zp = q->out_zp, lo = q->act_min, hi = q->act_max;
+    const int32_t *mult = q->mult, *shift = q->shift;
     const int8_t *taps[NN_MAX_KERNEL * NN_MAX_KERNEL];
     for (int32_t oy = 0; oy < g->out_h; oy++) {
         for (int32_t ox = 0; ox < g->out_w; ox++) {
@@ -277,10 +294,14 @@ static void nn_dwconv_simd(const nn_conv_geom_t *g, const nn_quant_params_t *q, 
                     a1 = __smlabb(xo, wo, a1);
                     a3 = __smlatt(xo, wo, a3);
                 }
-                out[0] = nn_conv_out(a0, q, c);
-                out[1] = nn_conv_out(a1, q, c + 1);
-                out[2] = nn_conv_out(a2, q, c + 2);
-                out[3] = nn_conv_out(a3, q, c + 3);
+                const int32_t r0 = nn_out_r(a0, mult[c], shift[c], zp, lo, hi);
+                const int32_t r1 = nn_out_r(a1, mult[c + 1], shift[c + 1], zp, lo, hi);
+                const int32_t r2 = nn_out_r(a2, mult[c + 2], shift[c + 2], zp, lo, hi);
+                const int32_t r3 = nn_out_r(a3, mult[c + 3], shift[c + 3], zp, lo, hi);
+                out[0] = (int8_t)r0;
+                out[1] = (int8_t)r1;
+                out[2] = (int8_t)r2;
+                out[3] = (int8_t)r3;
                 out += 4;
             }
             for (; c < c_n; c++) {
