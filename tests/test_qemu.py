@@ -62,6 +62,11 @@ def test_board(name):
         check(again is not None and again[2] == 2 and again[1] == uid_a and again[3] == 0,
               f"{name}: reboot comes back with boot count 2, same UID ({again})")
 
+        b.write(b"l")
+        m = re.search(rb"log (ok (\d+)|FAIL)\n", b.read_until(b"\n", timeout_s=20))
+        check(m is not None and m.group(2) is not None,
+              f"{name}: boot counter log survives wrap-around and a torn record ({m and m.group(0)})")
+
         a.write(b"w")
         again = banner(a)
         check(again is not None and again[2] == 3 and again[3] == 0,

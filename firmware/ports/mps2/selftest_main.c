@@ -10,6 +10,8 @@
  *   'c'               runs a loop of exactly 2,000,000 instructions and prints "cycles=<n>\n"
  *   'r'               reboots (the banner comes again with boot + 1)
  *   'b'               reboots into the bootloader (QEMU exits with MPS2_EXIT_BOOTLOADER)
+ *   'l'               exercises the boot counter log beyond one sector (wrap-around erase)
+ *                     and past a corrupted record; prints "log ok <count>\n" or "log FAIL\n"
  *   'w'               stops refreshing the watchdog (50 ms time-out) and spins: the watchdog
  *                     must reset the part (the banner comes again with boot + 1)
  *   'x'               exits QEMU with the number of failed checks as status
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "cm.h"
+#include "cm_flash.h"
 #include "hal.h"
 #include "mps2_port.h"
 #include "mps2_semihost.h"
@@ -100,6 +103,45 @@ static void st_flash(void)
     st_check(st_all(slot + off, 2u * unit, 0xFF), "erase restores 0xFF");
 }
 
+/* The boot counter log (cm_flash.c) is one sector of {count, ~count} records: more updates than
+ * it has records must wrap (erase, start again) without losing the count, and a record that is
+ * not one (a torn write) must restart the log from the last good count. */
+static bool st_boot_log(void)
+{
+    const cm_flash_layout_t *layout = port_flash_layout();
+    uint32_t records = layout->meta.size_bytes / layout->program_bytes;
+    uint32_t start = hal_boot_count();
+    for (uint32_t i = 1; i <= records + 10u; i++) {
+        cm_boot_count_update();
+        if (hal_boot_count() != start + i) {
+            return false;
+        }
+    }
+    /* Corrupt the next free record: its second word is not the complement of the first. */
+    uint32_t count = hal_boot_count();
+    uint32_t free_index = (count - start) % records; /* records used since the last wrap */
+    uint8_t junk[16];
+    memset(junk, 0x5A, sizeof junk);
+    for (uint32_t i = 0; i < records; i++) {
+        const volatile uint32_t *rec =
+            (const volatile uint32_t *)(layout->meta.base_addr + i * layout->program_bytes);
+        if (rec[0] == 0xFFFFFFFFu && rec[1] == 0xFFFFFFFFu) {
+            free_index = i;
+            break;
+        }
+    }
+    if (port_flash_program_unit(layout->meta.base_addr + free_index * layout->program_bytes,
+                                junk) != HAL_OK) {
+        return false;
+    }
+    cm_boot_count_update();
+    if (hal_boot_count() != count + 1u) {
+        return false;
+    }
+    cm_boot_count_update();
+    return hal_boot_count() == count + 2u;
+}
+
 /* Exactly 2 instructions per iteration plus a fixed few: the counter must see ~2 per turn. */
 static uint64_t st_counted_loop(void)
 {
@@ -166,6 +208,15 @@ int main(void)
                 break;
             case 'r': hal_reboot(HAL_BOOT_APP); break;
             case 'b': hal_reboot(HAL_BOOT_BOOTLOADER); break;
+            case 'l':
+                if (st_boot_log()) {
+                    st_puts("log ok ");
+                    st_putu64(hal_boot_count());
+                    st_puts("\n");
+                } else {
+                    st_puts("log FAIL\n");
+                }
+                break;
             case 'w':
                 mps2_watchdog_set_timeout_ms(50u);
                 for (;;) {
