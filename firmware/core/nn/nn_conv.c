@@ -157,7 +157,7 @@ static inline void nn_dot_2x2(const int8_t *x0, const int8_t *x1, const int8_t *
 static inline int32_t nn_out_r(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
                                int32_t hi)
 {
-    return nn_clamp(nn_requant(acc, mult, shift) + zp, lo, hi);
+    return nn_clamp(nn_requant_fast(acc, mult, shift) + zp, lo, hi);
 }
 
 /* One output pixel pair of the 2 x 2 scheme: out0/out1 get every output channel of the two
