@@ -11,3 +11,9 @@ all: $(B)/bootrom-sim
 FLASHER_SIM_USERS := tests/bootrom_sim_main.c tests/test_sim_bootrom.c tests/test_an3155.c \
   tests/test_flasher.c
 $(call obj,$(FLASHER_SIM_USERS)): CFLAGS += -Ifirmware/ports/host
+
+$(B)/microt-flash: $(call obj,daemon/flash/microt_flash_main.c) $(ALL_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LINK_LIBS)
+
+test: $(B)/microt-flash
+all: $(B)/microt-flash
