@@ -17,3 +17,4 @@ $(B)/microt-flash: $(call obj,daemon/flash/microt_flash_main.c) $(ALL_LIBS)
 
 test: $(B)/microt-flash
 all: $(B)/microt-flash
+$(B)/tests/test_an3155 $(B)/tests/test_sim_bootrom $(B)/tests/test_flasher: LINK_LIBS += -lutil
