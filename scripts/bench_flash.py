@@ -67,6 +67,8 @@ def main():
     ap.add_argument("--baud", type=int, default=115200)
     ap.add_argument("--turn-latency-us", type=int, default=1000)
     ap.add_argument("--no-reflash", action="store_true")
+    ap.add_argument("--blank-pct", type=int, default=25, help="blank pages in the image")
+    ap.add_argument("--no-json", action="store_true", help="print only (side experiments)")
     a = ap.parse_args()
     b = os.path.join(ROOT, a.build) if not os.path.isabs(a.build) else a.build
     stm32flash = shutil.which("stm32flash")
@@ -76,10 +78,10 @@ def main():
     try:
         img = os.path.join(tmp, "image.bin")
         subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "gen_flash_image.py"),
-                        "--chip", "l4r5zi", "--size-kib", str(a.size_kib), "--blank-pct", "25",
+                        "--chip", "l4r5zi", "--size-kib", str(a.size_kib), "--blank-pct", str(a.blank_pct),
                         "--version", "2.0.0", "--out", img], check=True, stdout=subprocess.DEVNULL)
-        print("bench_flash: %d KiB image, L4R5, %d baud 8E1 (11 bits/byte), %d us per turn"
-              % (a.size_kib, a.baud, a.turn_latency_us))
+        print("bench_flash: %d KiB image (%d%% blank pages), L4R5, %d baud 8E1 (11 bits/byte), "
+              "%d us per turn" % (a.size_kib, a.blank_pct, a.baud, a.turn_latency_us))
 
         sim, pty, flash = start_sim(b, tmp, "ref", a.baud, a.turn_latency_us)
         t_ref, _ = timed([stm32flash, "-m", "8n1", "-b", str(a.baud), "-w", img, "-v", "-S",
@@ -100,6 +102,8 @@ def main():
 
         ratio = t_d / t_ref
         print("bench_flash: flash.time_ratio_vs_stm32flash = %.3f" % ratio)
+        if a.no_json:
+            return
         bj = os.path.join(ROOT, "scripts", "bench_json.py")
         env = dict(os.environ, BENCH_JSON=os.path.join(b, "bench.json"))
         figs = [("flash.time_ratio_vs_stm32flash", ratio, "ratio"),

@@ -150,7 +150,7 @@ static int flash(const uint8_t *raw, flasher_entry_t entry, flasher_stats_t *st,
                                        err_len), MT_OK);
     flasher_opts_t o = {.fd = transport_fd(b.tr), .image = &img, .entry = entry,
                         .enter_rpc = rpc_reboot_to_bootloader, .boot_wait_ms = 100,
-                        .timing = {.reply_ms = 300, .sync_probe_ms = 30}, .stats = st};
+                        .timing = {.reply_ms = 500, .sync_probe_ms = 50}, .stats = st};
     int rc = flasher_run(&o, NULL, NULL, err, err_len);
     fw_image_free(&img);
     return rc;

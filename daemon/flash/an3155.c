@@ -220,6 +220,8 @@ int an3155_setup_tty(int fd, uint32_t baud, bool *parity_set)
     return MT_OK;
 }
 
+static int an_settle(an3155_t *bl);
+
 int an3155_resync(an3155_t *bl)
 {
     static const uint8_t ff[AN3155_RESYNC_BATCH] = {
@@ -242,25 +244,9 @@ int an3155_resync(an3155_t *bl)
     }
     if (!answered)
         return an_fail(bl, MT_ETIMEOUT, "bootloader does not answer (not in bootloader mode?)");
-    /* The pending command is over; swallow the NACKs the remaining 0xFF pairs earned. An odd
-     * 0xFF may still wait as a command byte: one more 0xFF completes it (NACK). */
-    an_drain(bl, 20, 1000);
-    uint8_t probe = 0xFF, b;
-    for (int i = 0; i < 2; i++) {
-        int err = an_write(bl, &probe, 1);
-        if (err != MT_OK)
-            return err;
-        err = an_read(bl, &b, 1, an_probe_deadline(bl, 1), NULL);
-        if (err == MT_OK) {
-            if (b != AN3155_NACK)
-                return an_fail(bl, MT_EPROTO, "resync: answer 0x%02x instead of NACK", b);
-            an_drain(bl, 10, 200);
-            return MT_OK;
-        }
-        if (err != MT_ETIMEOUT)
-            return err;
-    }
-    return an_fail(bl, MT_ETIMEOUT, "resync: bootloader went silent");
+    /* The pending command is over; the NACKs the remaining 0xFF pairs earned are swallowed,
+     * and a last 0xFF may wait as half a command: an_settle() sorts that out. */
+    return an_settle(bl);
 }
 
 /* Sends the autobaud byte: a fresh bootloader ACKs it; an idle synchronised one takes it as a
@@ -275,7 +261,7 @@ static int an_sync(an3155_t *bl)
             return err;
         err = an_read(bl, &b, 1, an_probe_deadline(bl, 1), NULL);
         if (err == MT_OK && (b == AN3155_ACK || b == AN3155_NACK))
-            return MT_OK;
+            return an_settle(bl);
         if (err == MT_OK)
             break; /* noise, or a running application: fall back to the full resync */
         if (err != MT_ETIMEOUT)
@@ -317,6 +303,31 @@ static int an_get_version(an3155_t *bl)
     return an_ack(bl, an_deadline(bl, 1, 0), "Get Version (end)");
 }
 
+/* Proves the bootloader is in step and waiting for a command, whatever stale answers or half
+ * commands earlier probes left (a late answer makes us send one probe too many; a 0xFF of the
+ * stuffing may be pending). It does not rely on timing: Get Version answers ACK..ACK when the
+ * bootloader was clean; NACK when one of our bytes was pending (then the 0xFE of our command is
+ * pending, and one 0xFF completes it with a NACK that is sure to come). Stale bytes in flight
+ * only cost another round, after a longer quiet wait. */
+static int an_settle(an3155_t *bl)
+{
+    int err = MT_EPROTO;
+    for (int round = 0; round < 4; round++) {
+        an_drain(bl, 20u * (uint32_t)(round + 1), 1000);
+        err = an_get_version(bl);
+        if (err == MT_OK || err == MT_EIO)
+            return err;
+        if (err == MT_EDEVICE) {
+            uint8_t ff = 0xFF, b;
+            if ((err = an_write(bl, &ff, 1)) != MT_OK)
+                return err;
+            (void)an_read(bl, &b, 1, an_deadline(bl, 1, 0), NULL);
+        }
+    }
+    return an_fail(bl, err == MT_ETIMEOUT ? MT_ETIMEOUT : MT_EPROTO,
+                   "cannot get in step with the bootloader (%s)", bl->err);
+}
+
 int an3155_get_id(an3155_t *bl, uint16_t *chip_id)
 {
     int err = an_cmd(bl, AN3155_CMD_GET_ID, "Get ID");
@@ -339,11 +350,11 @@ int an3155_get_id(an3155_t *bl, uint16_t *chip_id)
 
 int an3155_connect(an3155_t *bl)
 {
+    /* an_sync() ends with an_settle(), which already ran Get Version. */
     int err = an_sync(bl);
     if (err != MT_OK)
         return err;
-    if ((err = an_get(bl)) != MT_OK || (err = an_get_version(bl)) != MT_OK ||
-        (err = an3155_get_id(bl, NULL)) != MT_OK)
+    if ((err = an_get(bl)) != MT_OK || (err = an3155_get_id(bl, NULL)) != MT_OK)
         return err;
     if (!an3155_has_cmd(bl, AN3155_CMD_READ) || !an3155_has_cmd(bl, AN3155_CMD_WRITE) ||
         (!an3155_has_cmd(bl, AN3155_CMD_EXT_ERASE) && !an3155_has_cmd(bl, AN3155_CMD_ERASE)))
