@@ -35,7 +35,9 @@ FW_LD_nucleo-h7a3zi := firmware/ports/nucleo-h7a3zi/link.ld
 FW_LD_nucleo-l4r5zi := firmware/ports/nucleo-l4r5zi/link.ld
 FW_INC_qemu-an386 := -Ifirmware/ports/mps2
 FW_INC_qemu-an500 := -Ifirmware/ports/mps2
-FW_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+# `make firmware FW_VERSION=1.2.3` stamps that version into the images (at most 31 printable
+# characters); by default they carry MICROT_FW_VERSION (firmware/core/microt_core.h).
+FW_VERSION ?=
 
 fw_obj = $(patsubst %.c,$(B)/firmware/$(1)/obj/%.o,$(2))
 
@@ -75,8 +77,17 @@ endef
 fw_upper = $(if $(filter m4,$(1)),M4,M7)
 $(foreach b,$(FW_BOARDS),$(eval $(call FW_BOARD,$(b))))
 
-%.bin: %.elf
+# Image header (firmware/core/fw_header.h): the binary is stamped after the link
+# (scripts/fw_stamp.py fills the size and CRCs), and the stamped 64 bytes are copied back into
+# the ELF's .fw_header, so both files carry the same sound header. The .bin is touched last so
+# it stays newer than the ELF it was made from.
+$(B)/firmware/%/microt.bin: $(B)/firmware/%/microt.elf scripts/fw_stamp.py
 	arm-none-eabi-objcopy -O binary $< $@
+	$(PYTHON) scripts/fw_stamp.py $@ $(if $(FW_VERSION),--version $(FW_VERSION))
+	dd if=$@ of=$@.hdr bs=1 skip=1024 count=64 status=none
+	arm-none-eabi-objcopy --update-section .fw_header=$@.hdr $<
+	rm -f $@.hdr
+	touch $@
 
 FW_SELFTESTS := $(foreach b,$(FW_QEMU_BOARDS),$(B)/firmware/$(b)/selftest.elf \
   $(B)/firmware/$(b)/bench.elf)

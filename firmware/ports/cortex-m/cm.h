@@ -13,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fw_header.h"
+#include "microt_core.h"
+
 #define CM_REG(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
 
 /* System control block, ARMv7-M ARM B3.2.2 table B3-4. */
@@ -147,6 +150,18 @@ size_t cm_ring_pop(cm_ring_t *ring, uint8_t *out, size_t cap);
  * timeout_ms passed; any interrupt (the 1 ms tick included) wakes it to re-check. */
 void cm_wait(const cm_ring_t *ring, uint32_t timeout_ms);
 static inline bool cm_ring_empty(const cm_ring_t *ring) { return ring->head == ring->tail; }
+
+/* The version string of the running image, read from its header in flash (FW_HEADER_OFFSET
+ * from the image start, firmware/core/fw_header.h) so a version stamped after the link
+ * (scripts/fw_stamp.py) is what the board reports; MICROT_FW_VERSION when the header is absent or
+ * its string is not terminated. */
+const char *cm_fw_version(void);
+
+/* Each port places its image header with CM_FW_HEADER(chip_id): the STM32 device ID the image is
+ * for (DBGMCU_IDCODE.DEV_ID; 0 = any). */
+#define CM_FW_HEADER(chip_id)                                                                 \
+    __attribute__((section(".fw_header"), used)) const fw_header_raw_t cm_fw_header =       \
+        FW_HEADER_INIT(MICROT_FW_VERSION, (chip_id))
 
 /* ---- the port's half of startup (cm_startup.c calls these) ---- */
 

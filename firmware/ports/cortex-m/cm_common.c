@@ -151,6 +151,21 @@ void SysTick_Handler(void)
 
 uint32_t hal_millis(void) { return cm_millis_now; }
 
+extern const uint8_t __fw_start[];
+
+const char *cm_fw_version(void)
+{
+    /* Through a volatile view of the flash: the compiler must not fold in the link-time
+     * placeholder, the stamped bytes are what counts. */
+    const volatile fw_header_raw_t *h =
+        (const volatile fw_header_raw_t *)(const void *)(__fw_start + FW_HEADER_OFFSET);
+    if (h->magic != FW_HEADER_MAGIC || h->version[0] == '\0' ||
+        h->version[FW_VERSION_CHARS - 1u] != '\0') {
+        return MICROT_FW_VERSION;
+    }
+    return (const char *)(uintptr_t)h->version;
+}
+
 size_t cm_ring_pop(cm_ring_t *ring, uint8_t *out, size_t cap)
 {
     size_t n = 0;

@@ -176,7 +176,10 @@ hal_status_t port_flash_program_unit(uintptr_t addr, const uint8_t *unit)
     return HAL_OK;
 }
 
-const char *hal_firmware_version(void) { return MICROT_FW_VERSION; }
+/* The image header (QEMU: no STM32 device ID, any). */
+CM_FW_HEADER(0u);
+
+const char *hal_firmware_version(void) { return cm_fw_version(); }
 
 uint32_t mps2_uart_overrun_count(void) { return mps2_uart_overruns + mps2_rx.dropped; }
 

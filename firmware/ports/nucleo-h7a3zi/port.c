@@ -352,7 +352,10 @@ hal_status_t port_flash_program_unit(uintptr_t addr, const uint8_t *unit)
     return st;
 }
 
-const char *hal_firmware_version(void) { return MICROT_FW_VERSION; }
+/* The image header (STM32H7A3/B3 device ID, RM0455 "DBGMCU_IDCODE" DEV_ID). */
+CM_FW_HEADER(0x480u);
+
+const char *hal_firmware_version(void) { return cm_fw_version(); }
 
 void hal_reboot(hal_boot_target_t target)
 {

@@ -343,7 +343,10 @@ hal_status_t port_flash_program_unit(uintptr_t addr, const uint8_t *unit)
     return l4_flash_end(FLASH_CR_PG);
 }
 
-const char *hal_firmware_version(void) { return MICROT_FW_VERSION; }
+/* The image header (STM32L4R5/S5 device ID, RM0432 "DBGMCU_IDCODE" DEV_ID). */
+CM_FW_HEADER(0x470u);
+
+const char *hal_firmware_version(void) { return cm_fw_version(); }
 
 void hal_reboot(hal_boot_target_t target)
 {
