@@ -609,7 +609,13 @@ static int mi_lower_conv(mi_ctx_t *c, int32_t k, int stage, bool depthwise)
     const bool pointwise = !depthwise && kh == 1 && kw == 1 && o->rec.p[2] == 1 &&
                            o->rec.p[3] == 1 && pt == 0 && pl == 0 && oh == in->shape[1] &&
                            ow == in->shape[2];
-    o->scratch_need = pointwise ? 0 : (uint32_t)((cin + 3) & ~3);
+    if (depthwise) {
+        const nn_conv_geom_t g = {in->shape[1], in->shape[2], cin, oh, ow, cout, kh, kw,
+                                  o->rec.p[2], o->rec.p[3], pt, pl};
+        o->scratch_need = nn_dwconv_scratch_bytes(&g);
+    } else {
+        o->scratch_need = pointwise ? 0 : (uint32_t)((cin + 3) & ~3);
+    }
     o->info.macs = depthwise ? (uint64_t)oh * ow * cout * kh * kw
                              : (uint64_t)oh * ow * cout * kh * kw * cin;
     o->info.weight_bytes = (uint32_t)w->data_bytes + 12u * (uint32_t)cout;
@@ -1335,7 +1341,8 @@ static int mi_plan(mi_ctx_t *c, model_import_t *out)
             continue;
         }
         int32_t reuse = -1;
-        if (o->rec.kind == MT_OP_ADD || o->rec.kind == MT_OP_COPY) {
+        /* ADD and COPY are elementwise; the depthwise kernel works in place (nn_conv.h). */
+        if (o->rec.kind == MT_OP_ADD || o->rec.kind == MT_OP_COPY || o->rec.kind == MT_OP_DWCONV) {
             const uint32_t ins[2] = {o->rec.in0, o->rec.in1};
             for (int j = 0; j < 2 && reuse < 0; j++) {
                 if (ins[j] == MT_MODEL_NONE) {
@@ -1343,7 +1350,9 @@ static int mi_plan(mi_ctx_t *c, model_import_t *out)
                 }
                 const mi_tensor_t *a = &c->tensors[ins[j]];
                 const mi_buffer_t *b = &c->buffers[a->buffer];
-                if (b->last == i && a->bytes == t->bytes) {
+                const bool fits = o->rec.kind == MT_OP_DWCONV ? t->bytes <= a->bytes
+                                                               : t->bytes == a->bytes;
+                if (b->last == i && fits) {
                     reuse = a->buffer;
                 }
             }

@@ -35,6 +35,9 @@ const char *engine_strerror(engine_status_t st)
     return "unknown engine error";
 }
 
+static void engine_geom(const mt_op_t *op, const mt_tensor_t *in, const mt_tensor_t *out,
+                        nn_conv_geom_t *g);
+
 /* ---- validation ---- */
 
 typedef struct {
@@ -118,7 +121,13 @@ static bool engine_conv_like_ok(const engine_view_t *v, const mt_op_t *op, const
     const bool pointwise = op->kind == MT_OP_CONV && kh == 1 && kw == 1 && sh == 1 && sw == 1 &&
                            pt == 0 && pl == 0 && out->shape[1] == in->shape[1] &&
                            out->shape[2] == in->shape[2];
-    if (!pointwise && op->scratch_bytes < cin) {
+    if (op->kind == MT_OP_DWCONV) {
+        nn_conv_geom_t g;
+        engine_geom(op, in, out, &g);
+        if (op->scratch_bytes < nn_dwconv_scratch_bytes(&g)) {
+            return false;
+        }
+    } else if (!pointwise && op->scratch_bytes < cin) {
         return false;
     }
     return engine_data_ok(v, op->weights_off, wbytes) &&

@@ -137,24 +137,65 @@ void nn_conv_s8(const nn_conv_geom_t *g, const nn_quant_params_t *q, const int8_
     }
 }
 
+/* Padded plane of the depthwise kernel: every window of every output lies inside it. */
+static void nn_dwconv_plane(const nn_conv_geom_t *g, int32_t *ph, int32_t *pw)
+{
+    const int32_t need_h = (g->out_h - 1) * g->stride_h + g->k_h;
+    const int32_t need_w = (g->out_w - 1) * g->stride_w + g->k_w;
+    *ph = need_h > g->pad_top + g->in_h ? need_h : g->pad_top + g->in_h;
+    *pw = need_w > g->pad_left + g->in_w ? need_w : g->pad_left + g->in_w;
+}
+
+uint32_t nn_dwconv_scratch_bytes(const nn_conv_geom_t *g)
+{
+    int32_t ph, pw;
+    nn_dwconv_plane(g, &ph, &pw);
+    return ((uint32_t)ph * (uint32_t)pw + 3u) & ~3u;
+}
+
 void nn_dwconv_s8(const nn_conv_geom_t *g, const nn_quant_params_t *q, const int8_t *in,
                   const int8_t *weights, const int32_t *bias_folded, int8_t *out, int8_t *scratch)
 {
     const int32_t c_n = g->in_c;
-    for (int32_t i = 0; i < c_n; i++) {
+    const int32_t kh = g->k_h, kw = g->k_w;
+    const int32_t sh = g->stride_h, sw = g->stride_w;
+    int32_t ph, pw;
+    nn_dwconv_plane(g, &ph, &pw);
+    /* The border stays the zero point for every channel: only the interior is rewritten. */
+    for (int32_t i = 0; i < ph * pw; i++) {
         scratch[i] = (int8_t)q->in_zp;
     }
-    const int8_t *taps[NN_MAX_KERNEL * NN_MAX_KERNEL];
-    for (int32_t oy = 0; oy < g->out_h; oy++) {
-        for (int32_t ox = 0; ox < g->out_w; ox++) {
-            const int32_t n_taps = nn_conv_taps(g, in, scratch, oy, ox, taps);
-            for (int32_t c = 0; c < c_n; c++) {
-                int32_t acc = bias_folded[c];
-                const int8_t *wc = weights + c;
-                for (int32_t t = 0; t < n_taps; t++) {
-                    acc += taps[t][c] * wc[(size_t)t * (size_t)c_n];
+    int8_t wk[NN_MAX_KERNEL * NN_MAX_KERNEL];
+    for (int32_t c = 0; c < c_n; c++) {
+        for (int32_t y = 0; y < g->in_h; y++) {
+            int8_t *row = scratch + (size_t)(y + g->pad_top) * (size_t)pw + (size_t)g->pad_left;
+            const int8_t *src = in + (size_t)y * (size_t)g->in_w * (size_t)c_n + (size_t)c;
+            for (int32_t x = 0; x < g->in_w; x++) {
+                row[x] = src[(size_t)x * (size_t)c_n];
+            }
+        }
+        for (int32_t t = 0; t < kh * kw; t++) {
+            wk[t] = weights[(size_t)t * (size_t)c_n + (size_t)c];
+        }
+        const int32_t bias = bias_folded[c];
+        const int32_t mult = q->mult[c], shift = q->shift[c];
+        int8_t *op = out + c;
+        for (int32_t oy = 0; oy < g->out_h; oy++) {
+            const int8_t *base = scratch + (size_t)(oy * sh) * (size_t)pw;
+            for (int32_t ox = 0; ox < g->out_w; ox++) {
+                const int8_t *win = base + (size_t)(ox * sw);
+                int32_t acc = bias;
+                const int8_t *wp = wk;
+                for (int32_t ky = 0; ky < kh; ky++) {
+                    const int8_t *row = win + (size_t)ky * (size_t)pw;
+                    for (int32_t kx = 0; kx < kw; kx++) {
+                        acc += row[kx] * wp[kx];
+                    }
+                    wp += kw;
                 }
-                *out++ = nn_conv_out(acc, q, c);
+                const int32_t v = nn_requant(acc, mult, shift) + q->out_zp;
+                *op = (int8_t)nn_clamp(v, q->act_min, q->act_max);
+                op += c_n;
             }
         }
     }

@@ -55,7 +55,14 @@ void nn_fold_bias_dw(const int32_t *bias, const int8_t *w, int32_t n_channels, i
 void nn_conv_s8(const nn_conv_geom_t *g, const nn_quant_params_t *q, const int8_t *in,
                 const int8_t *weights, const int32_t *bias_folded, int8_t *out, int8_t *scratch);
 
-/* DEPTHWISE_CONV_2D with depth multiplier 1 (in_c == out_c). weights [k_h][k_w][c]. */
+/* Scratch bytes of the depthwise kernel: one zero-point-padded channel plane, 4-aligned. */
+uint32_t nn_dwconv_scratch_bytes(const nn_conv_geom_t *g);
+
+/* DEPTHWISE_CONV_2D with depth multiplier 1 (in_c == out_c). weights [k_h][k_w][c].
+ * Works one channel at a time: the channel is copied into a padded plane in scratch, then its
+ * outputs are written. Output channel c only overwrites channel-c slots of input pixels below
+ * out_h * out_w, which the plane already holds, so `out` may be the same buffer as `in` (in
+ * place, as TinyEngine does): the plan then needs no second activation buffer. */
 void nn_dwconv_s8(const nn_conv_geom_t *g, const nn_quant_params_t *q, const int8_t *in,
                   const int8_t *weights, const int32_t *bias_folded, int8_t *out, int8_t *scratch);
 
