@@ -141,6 +141,28 @@ void model_import_quantize_multiplier(double real, int32_t *q, int32_t *shift)
     *shift = exp;
 }
 
+void model_import_mean_multiplier(double real, int32_t count, int32_t *q, int32_t *shift)
+{
+    int32_t mult, sh;
+    model_import_quantize_multiplier(real, &mult, &sh);
+    if (count < 1) {
+        *q = mult;
+        *shift = sh;
+        return;
+    }
+    /* TFLite Micro's QuantizedMeanOrSum: shift up by floor(log2(count)) (at most 32, and not
+     * below a total shift of -31), then divide the significand by the count. */
+    int s = 63 - __builtin_clzll((unsigned long long)count);
+    if (s > 32) {
+        s = 32;
+    }
+    if (s > 31 + sh) {
+        s = 31 + sh;
+    }
+    *q = (int32_t)(((int64_t)mult << s) / count);
+    *shift = sh - s;
+}
+
 /* CalculateActivationRangeQuantized for int8 outputs. */
 static int mi_act_range(mi_ctx_t *c, int32_t act, float scale, int32_t zp, int32_t *lo,
                         int32_t *hi, int32_t src_op)
@@ -815,16 +837,7 @@ static int mi_emit_mean(mi_ctx_t *c, int32_t k, int stage, int32_t ti, int32_t t
      * with the 1/count factor folded into the multiplier by an integer division, even when input
      * and output share their quantization. */
     int32_t mult, shift;
-    model_import_quantize_multiplier((double)in->scale / (double)out->scale, &mult, &shift);
-    int s = 63 - __builtin_clzll((unsigned long long)count);
-    if (s > 32) {
-        s = 32;
-    }
-    if (s > 31 + shift) {
-        s = 31 + shift;
-    }
-    mult = (int32_t)(((int64_t)mult << s) / count);
-    shift -= s;
+    model_import_mean_multiplier((double)in->scale / (double)out->scale, count, &mult, &shift);
     if (shift < -31 || shift > 30) {
         return mi_fail(c, "op %d (MEAN): rescaling out of range", k);
     }

@@ -83,6 +83,10 @@ int model_import_find_tensor(const model_import_t *m, const char *name);
 /* TFLite's QuantizeMultiplier: real = q * 2^shift with q a Q31 significand, round half away. */
 void model_import_quantize_multiplier(double real, int32_t *q, int32_t *shift);
 
+/* The MEAN multiplier of TFLite Micro: QuantizeMultiplier(real) with 1/count folded into the
+ * significand by an integer division (QuantizedMeanOrSum). */
+void model_import_mean_multiplier(double real, int32_t count, int32_t *q, int32_t *shift);
+
 /* Name of a device op kind ("conv", "dwconv", ...). */
 const char *model_import_kind_name(uint32_t kind);
 
