@@ -11,3 +11,12 @@ $(ENGINE_CASES): tests/data/gen_kernel_cases.py
 
 test: $(ENGINE_CASES)
 $(B)/tests/test_kernels: | $(ENGINE_CASES)
+
+# Small .tflite models the importer must accept or refuse (tests/test_model_import.c).
+ENGINE_IMPORT_CASES := $(B)/tests/data/import/manifest.txt
+$(ENGINE_IMPORT_CASES): tests/data/gen_import_cases.py tests/data/gen_bad_tflite.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tests/data/gen_import_cases.py $(dir $@)
+
+test: $(ENGINE_IMPORT_CASES)
+$(B)/tests/test_model_import: | $(ENGINE_IMPORT_CASES)
