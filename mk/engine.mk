@@ -20,3 +20,12 @@ $(ENGINE_IMPORT_CASES): tests/data/gen_import_cases.py tests/data/gen_bad_tflite
 
 test: $(ENGINE_IMPORT_CASES)
 $(B)/tests/test_model_import: | $(ENGINE_IMPORT_CASES)
+
+# Fuzz seeds for fuzz_model_import: the generated importer cases and the small shared models.
+.PHONY: engine-corpus
+engine-corpus: $(ENGINE_IMPORT_CASES)
+	@mkdir -p $(B)/fuzz/corpus/fuzz_model_import
+	@cp $(B)/tests/data/import/*.tflite $(B)/fuzz/corpus/fuzz_model_import/
+	@if [ -f $(TFLITE_SHARED)/models/hello_world_int8.tflite ]; then \
+	  cp $(TFLITE_SHARED)/models/hello_world_int8.tflite $(B)/fuzz/corpus/fuzz_model_import/; fi
+fuzz: engine-corpus
