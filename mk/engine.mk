@@ -29,3 +29,12 @@ engine-corpus: $(ENGINE_IMPORT_CASES)
 	@if [ -f $(TFLITE_SHARED)/models/hello_world_int8.tflite ]; then \
 	  cp $(TFLITE_SHARED)/models/hello_world_int8.tflite $(B)/fuzz/corpus/fuzz_model_import/; fi
 fuzz: engine-corpus
+
+# Benchmark program and its driver (valgrind's callgrind counts instructions per stage).
+$(B)/engine_bench: $(call obj,tests/bench/engine_bench_main.c) $(ALL_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LINK_LIBS)
+
+.PHONY: bench-engine
+bench-engine: $(B)/engine_bench
+	@B=$(B) MICROT_SHARED=$(TFLITE_SHARED) ./tests/bench/engine_bench.sh
+bench: bench-engine
