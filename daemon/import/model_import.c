@@ -631,12 +631,12 @@ static int mi_lower_conv(mi_ctx_t *c, int32_t k, int stage, bool depthwise)
     const bool pointwise = !depthwise && kh == 1 && kw == 1 && o->rec.p[2] == 1 &&
                            o->rec.p[3] == 1 && pt == 0 && pl == 0 && oh == in->shape[1] &&
                            ow == in->shape[2];
+    const nn_conv_geom_t g = {in->shape[1], in->shape[2], cin, oh, ow, cout, kh, kw,
+                              o->rec.p[2], o->rec.p[3], pt, pl};
     if (depthwise) {
-        const nn_conv_geom_t g = {in->shape[1], in->shape[2], cin, oh, ow, cout, kh, kw,
-                                  o->rec.p[2], o->rec.p[3], pt, pl};
         o->scratch_need = nn_dwconv_scratch_bytes(&g);
     } else {
-        o->scratch_need = pointwise ? 0 : (uint32_t)((cin + 3) & ~3);
+        o->scratch_need = pointwise ? 0 : nn_conv_scratch_bytes(&g);
     }
     o->info.macs = depthwise ? (uint64_t)oh * ow * cout * kh * kw
                              : (uint64_t)oh * ow * cout * kh * kw * cin;

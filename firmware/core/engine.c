@@ -127,8 +127,12 @@ static bool engine_conv_like_ok(const engine_view_t *v, const mt_op_t *op, const
         if (op->scratch_bytes < nn_dwconv_scratch_bytes(&g)) {
             return false;
         }
-    } else if (!pointwise && op->scratch_bytes < cin) {
-        return false;
+    } else if (!pointwise) {
+        nn_conv_geom_t g;
+        engine_geom(op, in, out, &g);
+        if (op->scratch_bytes < nn_conv_scratch_bytes(&g)) {
+            return false;
+        }
     }
     return engine_data_ok(v, op->weights_off, wbytes) &&
            engine_data_ok(v, op->bias_off, 4ull * cout) &&

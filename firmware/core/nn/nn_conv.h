@@ -9,8 +9,9 @@
  * gets the same int32 exactly with two rearrangements that take work out of the inner loop:
  *   - the bias is "folded": bias_folded[oc] = bias[oc] - in_zp * sum of all w of channel oc
  *     (nn_fold_bias), so the loop is a plain sum of x * w;
- *   - a tap outside the image reads in_zp (a row of the zero point in the scratch buffer), whose
- *     product cancels the folded term: outside taps contribute exactly 0, as in TFLite.
+ *   - a tap outside the image reads in_zp (written into the im2col column or the padded plane in
+ *     scratch), whose product cancels the folded term: outside taps contribute exactly 0, as in
+ *     TFLite.
  * int32 sums wrap modulo 2^32 like TFLite's, so the order of the terms cannot change the result.
  *
  * The portable C path is the reference; a faster path (CMSIS/ACLE SIMD) may sit beside it under
@@ -39,7 +40,8 @@ typedef struct {
     const int32_t *shift;        /* [out_c] exponents (> 0 left) */
 } nn_quant_params_t;
 
-/* Scratch bytes the conv and depthwise kernels need (the zero-point row): in_c, 4-aligned. */
+/* Scratch bytes of nn_conv_s8: two im2col columns (2 * k_h * k_w * in_c), 4-aligned; a
+ * pointwise conv (1x1, stride 1, no padding) needs none. */
 uint32_t nn_conv_scratch_bytes(const nn_conv_geom_t *g);
 
 /* bias_folded[oc] = bias[oc] - in_zp * sum(w[oc][...]) for weights of n_per_channel int8 each,
