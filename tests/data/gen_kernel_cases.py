@@ -9,7 +9,8 @@ integer kernels: QuantizeMultiplier (frexp, round half away from zero), the gemm
 SaturatingRoundingDoublingHighMul / RoundingDivideByPOT pair behind MultiplyByQuantizedMultiplier,
 ConvPerChannel, DepthwiseConvPerChannel, FullyConnected, the int8 Add with 20-bit headroom,
 AveragePool with rounded division, QuantizedMeanOrSum (1/count folded into the multiplier by an
-integer division), Pad and Transpose. Random shapes cover kernel sizes 1/3/4/5/7, strides 1 and 2,
+integer division), Pad and Transpose. Random shapes cover kernel sizes 1/3/4/5/7 (and pointwise convs that expand or reduce the
+channels), strides 1 and 2,
 SAME and VALID padding, per-channel and per-tensor scales, and the fused activations.
 
 Output (little-endian): b"KCAS", u32 version 1, u32 case count, then per case:
@@ -123,13 +124,17 @@ def rand_scale(rng, lo=0.005, hi=0.1):
     return np.float32(rng.uniform(lo, hi))
 
 
-def conv_case(w, rng, depthwise):
+def conv_case(w, rng, depthwise, pointwise=False):
     k = int(rng.choice([1, 3, 4, 5, 7])) if not depthwise else int(rng.choice([3, 4, 5, 7]))
     s = int(rng.choice([1, 2]))
+    if pointwise:
+        k, s = 1, 1
     padding = str(rng.choice(['SAME', 'VALID']))
     h, wd = int(rng.integers(k, k + 8)), int(rng.integers(k, k + 8))
     cin = int(rng.integers(1, 9))
     cout = cin if depthwise else int(rng.integers(1, 9))
+    if pointwise:
+        cin, cout = int(rng.integers(1, 25)), int(rng.integers(1, 25))
     oh, pt = pad_dim(padding, h, k, s)
     ow, pl = pad_dim(padding, wd, k, s)
     in_zp, out_zp = int(rng.integers(-128, 128)), int(rng.integers(-20, 21))
@@ -290,6 +295,8 @@ def main():
         conv_case(w, rng, False)
     for _ in range(40):
         conv_case(w, rng, True)
+    for _ in range(20):
+        conv_case(w, rng, False, pointwise=True)
     for _ in range(20):
         fc_case(w, rng)
     for _ in range(20):
