@@ -60,6 +60,7 @@ static void nn_conv_2px(const int8_t *x0, const int8_t *x1, int32_t n_k, const i
         const int8_t *w1 = w0 + n_k;
         int32_t a00 = bias[oc], a01 = bias[oc + 1];
         int32_t a10 = a00, a11 = a01;
+#pragma GCC unroll 4
         for (int32_t k = 0; k < n_k; k++) {
             const int32_t xa = x0[k], xb = x1[k];
             const int32_t wa = w0[k], wb = w1[k];
