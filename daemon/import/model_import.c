@@ -56,8 +56,8 @@ typedef struct {
     int32_t placed;
     /* Pointwise overlap (see mi_plan_once): this buffer may overlap partner[k] in time and space
      * when it sits exactly rel[k] bytes after it. */
-    int32_t partner[2];
-    int32_t rel[2];
+    int32_t partner[4];
+    int32_t rel[4];
     int32_t n_partners;
 } mi_buffer_t;
 
@@ -1362,10 +1362,30 @@ static int mi_plan_once(mi_ctx_t *c, const mi_plan_cfg_t *cfg, uint32_t *peak1_o
         if (t->buffer >= 0) {
             continue;
         }
-        /* ADD and COPY are elementwise and the depthwise kernel works in place (nn_conv.h):
-         * the output may take over an input's buffer when that input dies here. */
+        /* The depthwise kernel works in place (nn_conv.h): its output may start where an input
+         * that dies here starts. A buffer of its own size (not the input's) at that same offset,
+         * so the rest of a larger input is free again after this op. */
+        if (o->rec.kind == MT_OP_DWCONV) {
+            const int32_t bin = c->tensors[o->rec.in0].buffer;
+            if (c->buffers[bin].last == i && c->buffers[bin].n_partners < 4 &&
+                t->bytes <= c->tensors[o->rec.in0].bytes) {
+                int32_t bout;
+                if ((rc = mi_new_buffer(c, t->bytes, t->def_op, t->last_op, &bout))) {
+                    return rc;
+                }
+                mi_buffer_t *bi = &c->buffers[bin], *bo = &c->buffers[bout];
+                bi->partner[bi->n_partners] = bout;
+                bi->rel[bi->n_partners++] = 0;
+                bo->partner[bo->n_partners] = bin;
+                bo->rel[bo->n_partners++] = 0;
+                t->buffer = bout;
+                continue;
+            }
+        }
+        /* ADD and COPY are elementwise: the output may take over an input's buffer when that
+         * input dies here. */
         int32_t reuse = -1;
-        if (o->rec.kind == MT_OP_ADD || o->rec.kind == MT_OP_COPY || o->rec.kind == MT_OP_DWCONV) {
+        if (o->rec.kind == MT_OP_ADD || o->rec.kind == MT_OP_COPY) {
             const uint32_t ins[2] = {o->rec.in0, o->rec.in1};
             for (int j = 0; j < 2 && reuse < 0; j++) {
                 if (ins[j] == MT_MODEL_NONE) {
@@ -1373,9 +1393,7 @@ static int mi_plan_once(mi_ctx_t *c, const mi_plan_cfg_t *cfg, uint32_t *peak1_o
                 }
                 const mi_tensor_t *a = &c->tensors[ins[j]];
                 const mi_buffer_t *b = &c->buffers[a->buffer];
-                const bool fits = o->rec.kind == MT_OP_DWCONV ? t->bytes <= a->bytes
-                                                               : t->bytes == a->bytes;
-                if (b->last == i && fits) {
+                if (b->last == i && t->bytes == a->bytes) {
                     reuse = a->buffer;
                 }
             }
@@ -1401,7 +1419,7 @@ static int mi_plan_once(mi_ctx_t *c, const mi_plan_cfg_t *cfg, uint32_t *peak1_o
             mi_buffer_t *b = &c->buffers[bin];
             const uint32_t n_px = (uint32_t)(t->shape[1] * t->shape[2]);
             const uint32_t cin = (uint32_t)a->shape[3], cout = (uint32_t)t->shape[3];
-            if (b->last == i && b->n_partners < 2 &&
+            if (b->last == i && b->n_partners < 4 &&
                 n_px == (uint32_t)(a->shape[1] * a->shape[2])) {
                 uint32_t d = 2u * cout + n_px * (cout > cin ? cout - cin : 0u);
                 d = (d + MI_ARENA_ALIGN - 1) & ~(MI_ARENA_ALIGN - 1);
