@@ -180,13 +180,10 @@ static int run_conv_like(const kcase_t *c)
     } else {
         nn_fold_bias(bias, w, g.out_c, g.k_h * g.k_w * g.in_c, in_zp, folded);
         nn_conv_s8(&g, &q, (const int8_t *)c->arr[0], w, folded, out, scratch);
-        if (g.k_h == 1 && g.k_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 &&
-            g.pad_left == 0 && g.out_h == g.in_h && g.out_w == g.in_w) {
-            /* Pointwise overlap as the planner lays it out: output D bytes below the input in
-             * one buffer, D = 2 * C_out + n_px * max(0, C_out - C_in) (model_import.c). */
-            const uint32_t n_px = (uint32_t)(g.out_h * g.out_w);
-            const uint32_t d = 2u * (uint32_t)g.out_c +
-                               n_px * (uint32_t)(g.out_c > g.in_c ? g.out_c - g.in_c : 0);
+        {
+            /* Overlapped as the memory plan lays it out: the output starts D bytes below the
+             * input in one buffer (model_import_conv_overlap). */
+            const uint32_t d = model_import_conv_overlap(&g);
             const uint32_t in_bytes = c->arr_bytes[0];
             const uint32_t total = d + in_bytes > out_bytes ? d + in_bytes : out_bytes;
             int8_t *buf = malloc(total);

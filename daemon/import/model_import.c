@@ -1277,6 +1277,36 @@ static int mi_analyse(mi_ctx_t *c)
 
 /* ---- memory plan ---- */
 
+uint32_t model_import_conv_overlap(const nn_conv_geom_t *g)
+{
+    const int64_t cout = g->out_c, cin = g->in_c;
+    const int64_t n_px = (int64_t)g->out_h * g->out_w;
+    int64_t d = 0;
+    if (g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
+        g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w) {
+        /* Pointwise (nn_conv_2px on pixel pairs straight from the input): the pair at p writes
+         * up to (p + 2) * C_out while pixels from p on are still to be read at p * C_in. */
+        d = 2 * cout + n_px * (cout > cin ? cout - cin : 0);
+    } else {
+        /* im2col path: a pixel pair's windows are copied before its outputs are written, and
+         * every later pixel reads input rows from oy * stride_h - pad_top on. */
+        const int64_t row_bytes = (int64_t)g->in_w * cin;
+        int32_t oy = 0, ox = 0;
+        for (int64_t p = 0; p < n_px; p += 2) {
+            const int64_t end = (p + 2 < n_px ? p + 2 : n_px) * cout;
+            const int64_t first_row = (int64_t)oy * g->stride_h - g->pad_top;
+            const int64_t need = end - (first_row > 0 ? first_row * row_bytes : 0);
+            d = need > d ? need : d;
+            ox += 2;
+            while (ox >= g->out_w) {
+                ox -= g->out_w;
+                oy++;
+            }
+        }
+    }
+    return (uint32_t)((d + MI_ARENA_ALIGN - 1) & ~(int64_t)(MI_ARENA_ALIGN - 1));
+}
+
 /* Planner strategies tried in turn; the smallest peak wins (ties: smallest stage-1 peak). */
 typedef struct {
     int overlap;               /* pointwise output over its dying input: 0 never, 1 when it
@@ -1405,24 +1435,20 @@ static int mi_plan_once(mi_ctx_t *c, const mi_plan_cfg_t *cfg, uint32_t *peak1_o
             }
             continue;
         }
-        /* Pointwise conv whose input dies here: the output starts D bytes below the input and
-         * the two share one region. The kernel writes pixel pairs in order and each pair's
-         * writes end below the input it still reads when
-         *   D >= 2 * C_out + n_px * max(0, C_out - C_in)   (nn_conv.c, nn_conv_2px). */
+        /* Conv whose input dies here: the output may start D bytes below the input, sharing
+         * bytes with it (model_import_conv_overlap says how far the kernel's writes stay
+         * behind its reads). */
         const mt_op_t *r = &o->rec;
-        const bool expands = c->tensors[r->out].shape[3] > c->tensors[r->in0].shape[3];
-        const bool want = (cfg->overlap & (expands ? 1 : 2)) != 0;
-        if (want && r->kind == MT_OP_CONV && r->p[0] == 1 && r->p[1] == 1 &&
-            r->p[2] == 1 && r->p[3] == 1 && r->p[4] == 0 && r->p[5] == 0) {
+        if (r->kind == MT_OP_CONV) {
             const mi_tensor_t *a = &c->tensors[r->in0];
             const int32_t bin = a->buffer;
-            mi_buffer_t *b = &c->buffers[bin];
-            const uint32_t n_px = (uint32_t)(t->shape[1] * t->shape[2]);
-            const uint32_t cin = (uint32_t)a->shape[3], cout = (uint32_t)t->shape[3];
-            if (b->last == i && b->n_partners < 4 &&
-                n_px == (uint32_t)(a->shape[1] * a->shape[2])) {
-                uint32_t d = 2u * cout + n_px * (cout > cin ? cout - cin : 0u);
-                d = (d + MI_ARENA_ALIGN - 1) & ~(MI_ARENA_ALIGN - 1);
+            const bool expands = t->bytes > a->bytes;
+            const bool want = (cfg->overlap & (expands ? 1 : 2)) != 0;
+            if (want && c->buffers[bin].last == i && c->buffers[bin].n_partners < 4) {
+                const nn_conv_geom_t g = {a->shape[1], a->shape[2], a->shape[3], t->shape[1],
+                                          t->shape[2], t->shape[3], r->p[0], r->p[1], r->p[2],
+                                          r->p[3], r->p[4], r->p[5]};
+                const uint32_t d = model_import_conv_overlap(&g);
                 int32_t bout;
                 if ((rc = mi_new_buffer(c, t->bytes, t->def_op, t->last_op, &bout))) {
                     return rc;
