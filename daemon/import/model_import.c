@@ -168,13 +168,26 @@ void model_import_mean_multiplier(double real, int32_t count, int32_t *q, int32_
     *shift = sh - s;
 }
 
+/* zp + round(f / scale) as TFLite's activation range computes it (float division, round half
+ * away from zero), saturated far outside int8 so that odd scales cannot overflow. */
+static int32_t mi_quantize_value(float f, float scale, int32_t zp)
+{
+    float q = roundf(f / scale);
+    if (!(q > -1.0e6f)) {
+        q = -1.0e6f;
+    } else if (q > 1.0e6f) {
+        q = 1.0e6f;
+    }
+    return zp + (int32_t)q;
+}
+
 /* CalculateActivationRangeQuantized for int8 outputs. */
 static int mi_act_range(mi_ctx_t *c, int32_t act, float scale, int32_t zp, int32_t *lo,
                         int32_t *hi, int32_t src_op)
 {
     *lo = -128;
     *hi = 127;
-#define MI_Q(f) (zp + (int32_t)roundf((f) / scale))
+#define MI_Q(f) mi_quantize_value((f), scale, zp)
     switch (act) {
     case MI_ACT_NONE:
         break;
@@ -394,7 +407,7 @@ static int mi_add_u32s(mi_ctx_t *c, const void *p, size_t n, uint32_t *off)
 static int mi_pad_dim(int32_t padding, int32_t in, int32_t k, int32_t stride, int32_t *out,
                       int32_t *pad_before)
 {
-    if (stride < 1 || k < 1) {
+    if (stride < 1 || stride > NN_MAX_STRIDE || k < 1) {
         return -1;
     }
     if (padding == 0) { /* SAME */
@@ -640,6 +653,9 @@ static int mi_lower_conv(mi_ctx_t *c, int32_t k, int stage, bool depthwise)
                               o->rec.p[2], o->rec.p[3], pt, pl};
     if (depthwise) {
         o->scratch_need = nn_dwconv_scratch_bytes(&g);
+        if (o->scratch_need > NN_MAX_PLANE_BYTES) {
+            return mi_fail(c, "op %d (%s): channel plane too large", k, bname);
+        }
     } else {
         o->scratch_need = pointwise ? 0 : nn_conv_scratch_bytes(&g);
     }
@@ -1110,8 +1126,8 @@ static int mi_find_cut(mi_ctx_t *c)
                 break;
             }
             const int32_t b = m->ops[p].builtin_code;
-            if (b != TFL_OP_MEAN && b != TFL_OP_AVERAGE_POOL_2D && b != TFL_OP_RESHAPE &&
-                b != TFL_OP_TRANSPOSE) {
+            if ((b != TFL_OP_MEAN && b != TFL_OP_AVERAGE_POOL_2D && b != TFL_OP_RESHAPE &&
+                 b != TFL_OP_TRANSPOSE) || m->ops[p].n_inputs < 1) {
                 break;
             }
             t = m->ops[p].inputs[0];
@@ -1587,7 +1603,19 @@ static int mi_plan(mi_ctx_t *c, model_import_t *out)
     c->tensors[in_t].def_op = -1; /* written by the caller before stage 1 */
     for (uint32_t i = 0; i < c->n_tensors; i++) {
         if (c->tensors[i].def_op == INT32_MAX || c->tensors[i].last_op < 0) {
-            return mi_fail(c, "internal: tensor '%s' is never used", mi_tname(c, c->tensors[i].src));
+            return mi_fail(c, "tensor '%s' is read but no op writes it",
+                           mi_tname(c, c->tensors[i].src));
+        }
+    }
+    /* Every op reads tensors written before it (a graph out of order or with a cycle is not). */
+    for (int32_t i = 0; i < n_ops; i++) {
+        const mt_op_t *r = &c->ops[i].rec;
+        const uint32_t ins[2] = {r->in0, r->in1};
+        for (int j = 0; j < 2; j++) {
+            if (ins[j] != MT_MODEL_NONE && c->tensors[ins[j]].def_op >= i) {
+                return mi_fail(c, "op %d reads '%s' before it is written",
+                               (int)c->ops[i].rec.src_op, mi_tname(c, c->tensors[ins[j]].src));
+            }
         }
     }
     static const mi_plan_cfg_t cfgs[] = {{0, 0}, {0, 1}, {1, 0}, {1, 1},

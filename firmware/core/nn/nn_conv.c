@@ -19,13 +19,13 @@ void nn_fold_bias(const int32_t *bias, const int8_t *w, int32_t n_channels, int3
                   int32_t in_zp, int32_t *bias_folded)
 {
     for (int32_t oc = 0; oc < n_channels; oc++) {
-        int32_t sum = 0;
+        uint32_t sum = 0;
         const int8_t *wp = w + (size_t)oc * (size_t)n_per_channel;
         for (int32_t i = 0; i < n_per_channel; i++) {
-            sum += wp[i];
+            sum += (uint32_t)wp[i];
         }
         /* Unsigned arithmetic: the wrap-around TFLite's int32 accumulator would have. */
-        bias_folded[oc] = (int32_t)((uint32_t)(bias ? bias[oc] : 0) - (uint32_t)in_zp * (uint32_t)sum);
+        bias_folded[oc] = (int32_t)((uint32_t)(bias ? bias[oc] : 0) - (uint32_t)in_zp * sum);
     }
 }
 
@@ -33,11 +33,11 @@ void nn_fold_bias_dw(const int32_t *bias, const int8_t *w, int32_t n_channels, i
                      int32_t in_zp, int32_t *bias_folded)
 {
     for (int32_t c = 0; c < n_channels; c++) {
-        int32_t sum = 0;
+        uint32_t sum = 0;
         for (int32_t t = 0; t < n_taps; t++) {
-            sum += w[(size_t)t * (size_t)n_channels + (size_t)c];
+            sum += (uint32_t)w[(size_t)t * (size_t)n_channels + (size_t)c];
         }
-        bias_folded[c] = (int32_t)((uint32_t)(bias ? bias[c] : 0) - (uint32_t)in_zp * (uint32_t)sum);
+        bias_folded[c] = (int32_t)((uint32_t)(bias ? bias[c] : 0) - (uint32_t)in_zp * sum);
     }
 }
 
@@ -58,34 +58,36 @@ static void nn_conv_2px(const int8_t *x0, const int8_t *x1, int32_t n_k, const i
     for (; oc + 1 < cout; oc += 2) {
         const int8_t *w0 = weights + (size_t)oc * (size_t)n_k;
         const int8_t *w1 = w0 + n_k;
-        int32_t a00 = bias[oc], a01 = bias[oc + 1];
-        int32_t a10 = a00, a11 = a01;
+        /* Unsigned sums: the int32 wrap-around TFLite's accumulator has, without undefined
+         * behaviour on hostile weights. */
+        uint32_t a00 = (uint32_t)bias[oc], a01 = (uint32_t)bias[oc + 1];
+        uint32_t a10 = a00, a11 = a01;
 #pragma GCC unroll 4
         for (int32_t k = 0; k < n_k; k++) {
             const int32_t xa = x0[k], xb = x1[k];
             const int32_t wa = w0[k], wb = w1[k];
-            a00 += xa * wa;
-            a01 += xa * wb;
-            a10 += xb * wa;
-            a11 += xb * wb;
+            a00 += (uint32_t)(xa * wa);
+            a01 += (uint32_t)(xa * wb);
+            a10 += (uint32_t)(xb * wa);
+            a11 += (uint32_t)(xb * wb);
         }
-        o0[oc] = nn_conv_out(a00, q, oc);
-        o0[oc + 1] = nn_conv_out(a01, q, oc + 1);
+        o0[oc] = nn_conv_out((int32_t)a00, q, oc);
+        o0[oc + 1] = nn_conv_out((int32_t)a01, q, oc + 1);
         if (o1) {
-            o1[oc] = nn_conv_out(a10, q, oc);
-            o1[oc + 1] = nn_conv_out(a11, q, oc + 1);
+            o1[oc] = nn_conv_out((int32_t)a10, q, oc);
+            o1[oc + 1] = nn_conv_out((int32_t)a11, q, oc + 1);
         }
     }
     if (oc < cout) {
         const int8_t *w0 = weights + (size_t)oc * (size_t)n_k;
-        int32_t a0 = bias[oc], a1 = bias[oc];
+        uint32_t a0 = (uint32_t)bias[oc], a1 = (uint32_t)bias[oc];
         for (int32_t k = 0; k < n_k; k++) {
-            a0 += x0[k] * w0[k];
-            a1 += x1[k] * w0[k];
+            a0 += (uint32_t)(x0[k] * w0[k]);
+            a1 += (uint32_t)(x1[k] * w0[k]);
         }
-        o0[oc] = nn_conv_out(a0, q, oc);
+        o0[oc] = nn_conv_out((int32_t)a0, q, oc);
         if (o1) {
-            o1[oc] = nn_conv_out(a1, q, oc);
+            o1[oc] = nn_conv_out((int32_t)a1, q, oc);
         }
     }
 }
@@ -183,7 +185,8 @@ uint32_t nn_dwconv_scratch_bytes(const nn_conv_geom_t *g)
 {
     int32_t ph, pw;
     nn_dwconv_plane(g, &ph, &pw);
-    return ((uint32_t)ph * (uint32_t)pw + 3u) & ~3u;
+    const uint64_t n = (uint64_t)(uint32_t)ph * (uint64_t)(uint32_t)pw;
+    return n > NN_MAX_PLANE_BYTES ? UINT32_MAX : (((uint32_t)n + 3u) & ~3u);
 }
 
 #if defined(__GNUC__)
@@ -205,7 +208,7 @@ NN_INLINE void nn_dw_channel(const nn_conv_geom_t *g, const nn_quant_params_t *q
         const int8_t *base = plane + (size_t)(oy * sh) * (size_t)pw;
         for (int32_t ox = 0; ox < g->out_w; ox++) {
             const int8_t *win = base + (size_t)(ox * sw);
-            int32_t acc = bias;
+            uint32_t acc = (uint32_t)bias;
             /* Constant trip counts here: unroll the window completely. */
 #pragma GCC unroll 8
             for (int32_t ky = 0; ky < kh; ky++) {
@@ -213,10 +216,10 @@ NN_INLINE void nn_dw_channel(const nn_conv_geom_t *g, const nn_quant_params_t *q
                 const int8_t *wr = wk + ky * kw;
 #pragma GCC unroll 8
                 for (int32_t kx = 0; kx < kw; kx++) {
-                    acc += row[kx] * wr[kx];
+                    acc += (uint32_t)(row[kx] * wr[kx]);
                 }
             }
-            const int32_t v = nn_requant(acc, mult, shift) + q->out_zp;
+            const int32_t v = nn_requant((int32_t)acc, mult, shift) + q->out_zp;
             *op = (int8_t)nn_clamp(v, q->act_min, q->act_max);
             op += c_n;
         }

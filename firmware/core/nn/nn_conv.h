@@ -23,6 +23,8 @@
 #include <stdint.h>
 
 #define NN_MAX_KERNEL 11 /* largest kh and kw the kernels accept (the tap table is on the stack) */
+#define NN_MAX_STRIDE 64 /* largest stride */
+#define NN_MAX_PLANE_BYTES (1u << 24) /* largest padded channel plane of the depthwise kernel */
 
 typedef struct {
     int32_t in_h, in_w, in_c;
@@ -57,7 +59,8 @@ void nn_fold_bias_dw(const int32_t *bias, const int8_t *w, int32_t n_channels, i
 void nn_conv_s8(const nn_conv_geom_t *g, const nn_quant_params_t *q, const int8_t *in,
                 const int8_t *weights, const int32_t *bias_folded, int8_t *out, int8_t *scratch);
 
-/* Scratch bytes of the depthwise kernel: one zero-point-padded channel plane, 4-aligned. */
+/* Scratch bytes of the depthwise kernel: one zero-point-padded channel plane, 4-aligned;
+ * UINT32_MAX when the plane would exceed NN_MAX_PLANE_BYTES (geometry refused). */
 uint32_t nn_dwconv_scratch_bytes(const nn_conv_geom_t *g);
 
 /* DEPTHWISE_CONV_2D with depth multiplier 1 (in_c == out_c). weights [k_h][k_w][c].
