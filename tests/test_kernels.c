@@ -297,10 +297,15 @@ static void test_generated_cases(void **state)
 {
     (void)state;
     assert_non_null(g_file);
-    assert_true(g_len > 12 && memcmp(g_file, "KCAS", 4) == 0);
-    uint32_t n_cases;
+    assert_true(g_len > 16 && memcmp(g_file, "KCAS", 4) == 0);
+    uint32_t version, n_cases, note_len;
+    memcpy(&version, g_file + 4, 4);
     memcpy(&n_cases, g_file + 8, 4);
-    size_t pos = 12;
+    memcpy(&note_len, g_file + 12, 4);
+    assert_int_equal(version, 2);
+    assert_true(16u + note_len <= g_len);
+    print_message("%.*s\n", (int)note_len, (const char *)g_file + 16);
+    size_t pos = 16u + note_len;
     uint32_t per_kind[MT_OP_KIND_MAX + 1] = {0}, bad_kind[MT_OP_KIND_MAX + 1] = {0};
     kcase_t c;
     uint32_t read = 0;

@@ -13,10 +13,10 @@ integer division), Pad and Transpose. Random shapes cover kernel sizes 1/3/4/5/7
 channels), strides 1 and 2,
 SAME and VALID padding, per-channel and per-tensor scales, and the fused activations.
 
-Output (little-endian): b"KCAS", u32 version 1, u32 case count, then per case:
+Output (little-endian): b"KCAS", u32 version 2, u32 case count, u32 note length, the note (UTF-8:
+how the file was made, generator and seed), then per case:
   u32 kind (model_format.h mt_op_kind_t), u32 n_params, i32 params[n], u32 n_reals,
   f64 reals[n], u32 n_arrays, then per array u32 bytes + data.
-The file header says nothing else; this docstring is how it was made.
 """
 import struct
 import sys
@@ -113,9 +113,10 @@ class Writer:
             blob += struct.pack('<I', len(b)) + b
         self.cases.append(blob)
 
-    def save(self, path):
+    def save(self, path, note):
         with open(path, 'wb') as f:
-            f.write(b'KCAS' + struct.pack('<II', 1, len(self.cases)))
+            n = note.encode()
+            f.write(b'KCAS' + struct.pack('<III', 2, len(self.cases), len(n)) + n)
             for c in self.cases:
                 f.write(c)
 
@@ -309,7 +310,8 @@ def main():
         pad_case(w, rng)
     for _ in range(8):
         transpose_case(w, rng)
-    w.save(sys.argv[1])
+    w.save(sys.argv[1], 'made by tests/data/gen_kernel_cases.py (seed %d, numpy %s): numpy '
+           'reference of TFLite integer kernels; see the script docstring' % (seed, np.__version__))
 
 
 if __name__ == '__main__':
