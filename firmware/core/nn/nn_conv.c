@@ -195,21 +195,44 @@ uint32_t nn_dwconv_scratch_bytes(const nn_conv_geom_t *g)
 #define NN_INLINE static inline
 #endif
 
-/* One channel's outputs from its padded plane. Inlined with constant kh, kw for the common
- * kernel sizes, so the compiler unrolls the window and keeps the weights in registers. */
+/* One channel's outputs from its padded plane. Inlined with constant kh, kw and horizontal
+ * stride for the common cases, so the compiler unrolls the window, and two neighbouring outputs
+ * are computed together: each weight is loaded once for both and, at stride 1, the columns they
+ * share are loaded once. */
 NN_INLINE void nn_dw_channel(const nn_conv_geom_t *g, const nn_quant_params_t *q,
                              const int8_t *plane, int32_t pw, const int8_t *wk, int32_t bias,
-                             int32_t c, int8_t *out, const int32_t kh, const int32_t kw)
+                             int32_t c, int8_t *out, const int32_t kh, const int32_t kw,
+                             const int32_t sw)
 {
-    const int32_t sh = g->stride_h, sw = g->stride_w, c_n = g->out_c;
+    const int32_t sh = g->stride_h, c_n = g->out_c;
     const int32_t mult = q->mult[c], shift = q->shift[c];
     int8_t *op = out + c;
     for (int32_t oy = 0; oy < g->out_h; oy++) {
         const int8_t *base = plane + (size_t)(oy * sh) * (size_t)pw;
-        for (int32_t ox = 0; ox < g->out_w; ox++) {
+        int32_t ox = 0;
+        for (; ox + 1 < g->out_w; ox += 2) {
+            const int8_t *win = base + (size_t)(ox * sw);
+            uint32_t acc0 = (uint32_t)bias, acc1 = (uint32_t)bias;
+#pragma GCC unroll 8
+            for (int32_t ky = 0; ky < kh; ky++) {
+                const int8_t *row = win + (size_t)ky * (size_t)pw;
+                const int8_t *wr = wk + ky * kw;
+#pragma GCC unroll 8
+                for (int32_t kx = 0; kx < kw; kx++) {
+                    const int32_t w = wr[kx];
+                    acc0 += (uint32_t)(row[kx] * w);
+                    acc1 += (uint32_t)(row[kx + sw] * w);
+                }
+            }
+            const int32_t v0 = nn_requant((int32_t)acc0, mult, shift) + q->out_zp;
+            const int32_t v1 = nn_requant((int32_t)acc1, mult, shift) + q->out_zp;
+            op[0] = (int8_t)nn_clamp(v0, q->act_min, q->act_max);
+            op[c_n] = (int8_t)nn_clamp(v1, q->act_min, q->act_max);
+            op += 2 * c_n;
+        }
+        if (ox < g->out_w) {
             const int8_t *win = base + (size_t)(ox * sw);
             uint32_t acc = (uint32_t)bias;
-            /* Constant trip counts here: unroll the window completely. */
 #pragma GCC unroll 8
             for (int32_t ky = 0; ky < kh; ky++) {
                 const int8_t *row = win + (size_t)ky * (size_t)pw;
@@ -250,20 +273,23 @@ void nn_dwconv_s8(const nn_conv_geom_t *g, const nn_quant_params_t *q, const int
             wk[t] = weights[(size_t)t * (size_t)c_n + (size_t)c];
         }
         const int32_t b = bias_folded[c];
-        if (kh == 3 && kw == 3) {
-            nn_dw_channel(g, q, scratch, pw, wk, b, c, out, 3, 3);
-        } else if (kh == 4 && kw == 4) {
-            nn_dw_channel(g, q, scratch, pw, wk, b, c, out, 4, 4);
-        } else if (kh == 5 && kw == 5) {
-            nn_dw_channel(g, q, scratch, pw, wk, b, c, out, 5, 5);
-        } else if (kh == 6 && kw == 6) {
-            nn_dw_channel(g, q, scratch, pw, wk, b, c, out, 6, 6);
-        } else if (kh == 7 && kw == 7) {
-            nn_dw_channel(g, q, scratch, pw, wk, b, c, out, 7, 7);
-        } else if (kh == 8 && kw == 8) {
-            nn_dw_channel(g, q, scratch, pw, wk, b, c, out, 8, 8);
-        } else {
-            nn_dw_channel(g, q, scratch, pw, wk, b, c, out, kh, kw);
-        }
+        const int32_t k = kh == kw ? kh : 0;
+        const int32_t sw = g->stride_w;
+#define NN_DW_CASE(K, S)                                                                           \
+    if (k == (K) && sw == (S)) {                                                                   \
+        nn_dw_channel(g, q, scratch, pw, wk, b, c, out, (K), (K), (S));                            \
+        continue;                                                                                  \
+    }
+        NN_DW_CASE(3, 1)
+        NN_DW_CASE(3, 2)
+        NN_DW_CASE(4, 2)
+        NN_DW_CASE(5, 1)
+        NN_DW_CASE(5, 2)
+        NN_DW_CASE(6, 2)
+        NN_DW_CASE(7, 1)
+        NN_DW_CASE(7, 2)
+        NN_DW_CASE(8, 2)
+#undef NN_DW_CASE
+        nn_dw_channel(g, q, scratch, pw, wk, b, c, out, kh, kw, sw);
     }
 }
