@@ -8,9 +8,11 @@
  *      the full feature, or the output when the classifier is kept, depends on);
  *   3. lower each op in device order (stage 1, the part pool, stage 2), checking types, shapes and
  *      quantization, and computing its constants exactly as TFLite Micro's Prepare does;
- *   4. plan the arena: one buffer per tensor (RESHAPE outputs share their input's buffer, an ADD
- *      writes over an input that dies there), lifetimes in device op order, greedy placement by
- *      decreasing size (like TFLite Micro's GreedyMemoryPlanner) with per-op scratch buffers;
+ *   4. plan the arena: a buffer per tensor and per op scratch, lifetimes in device op order;
+ *      ADD and RESHAPE write over an input that dies there, a depthwise conv writes from the
+ *      start of its dying input, a conv may overlap its dying input at the distance its kernel
+ *      allows (model_import_conv_overlap); buffers are placed greedily (TFLite Micro's
+ *      GreedyMemoryPlanner idea) under several strategies, the smallest peak kept;
  *   5. serialize with the SHA-256 of the whole.
  * Errors name the .tflite op (index and builtin) and tensor at fault.
  */
@@ -29,7 +31,6 @@
 #include "sha256.h"
 
 #define MI_ARENA_ALIGN 4u
-#define MI_NO_TENSOR (-1)
 
 /* Fused activation codes of the schema. */
 enum { MI_ACT_NONE = 0, MI_ACT_RELU = 1, MI_ACT_RELU_N1_TO_1 = 2, MI_ACT_RELU6 = 3 };
