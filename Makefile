@@ -39,7 +39,10 @@ LIB_DAEMON := $(B)/lib/libmicrotd.a
 ALL_LIBS := $(LIB_DAEMON) $(LIB_HOST) $(LIB_CORE) $(LIB_PROTO)
 LINK_LIBS = -Wl,--start-group $(ALL_LIBS) -Wl,--end-group $(HOST_LIBS)
 
-PROGRAMS := $(B)/microtd $(B)/microtctl $(B)/microt-sim
+# A program is built once its main exists (the tree grows area by area).
+PROGRAMS := $(if $(wildcard daemon/microtd_main.c),$(B)/microtd) \
+            $(if $(wildcard daemon/microtctl_main.c),$(B)/microtctl) \
+            $(if $(wildcard firmware/ports/host/sim_main.c),$(B)/microt-sim)
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
 TEST_HARNESS := $(wildcard tests/harness/*.c)
@@ -101,7 +104,7 @@ ARM_CC := arm-none-eabi-gcc
 NANOPB_SRC := third_party/nanopb
 ARM_SRCS := $(shell find proto -name "*.c") $(CORE_SRCS) $(GEN_C) $(wildcard $(NANOPB_SRC)/pb_*.c)
 ARM_CFLAGS := -std=c99 -Os -g -ffunction-sections -fdata-sections -Wall -Wextra -Werror \
-  -Wno-unused-parameter -I$(NANOPB_SRC) -I$(B)/gen -Iproto -Ifirmware/core -DPB_NO_ERRMSG=0
+  -Wno-unused-parameter -I$(NANOPB_SRC) -I$(B)/gen -Iproto -Ifirmware/core
 ARM_M4 := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
 ARM_M7 := -mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16
 arm_obj = $(patsubst %.c,$(B)/arm/$(1)/%.o,$(patsubst $(B)/%,%,$(2)))

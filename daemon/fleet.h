@@ -56,6 +56,10 @@ int fleet_get(fleet_t *fleet, const char *id, fleet_device_t *out);
 int fleet_call(fleet_t *fleet, const char *id, const microt_Message *req, microt_Message *reply,
                uint32_t timeout_ms);
 
+/* Queues one message that expects no reply (e.g. a TransferChunk): returns once the link has
+ * taken it into its window, so a caller sending many keeps the window full. */
+int fleet_send(fleet_t *fleet, const char *id, const microt_Message *msg, uint32_t timeout_ms);
+
 /* Pings an online device; fills the round trip in microseconds. */
 int fleet_ping(fleet_t *fleet, const char *id, uint32_t *rtt_us);
 

@@ -2,7 +2,6 @@
  * sim_flash.c — the simulator's flash: an mmap'ed file (or anonymous memory) of the part's size.
  * A new file is filled with 0xFF, the erased state of STM32 flash.
  */
-#define _GNU_SOURCE
 #include "sim_flash.h"
 
 #include <errno.h>
