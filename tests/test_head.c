@@ -43,7 +43,7 @@ static void t_make_data(void)
     t_rng = 88172645463325252ull;
     for (uint32_t k = 0; k < T_K; k++)
         for (uint32_t j = 0; j < T_D; j++)
-            centers[k][j] = 1.2f * t_gauss();
+            centers[k][j] = 0.6f * t_gauss();
     for (uint32_t i = 0; i < T_N; i++) {
         uint8_t y = (uint8_t)(i % T_K);
         t_y[i] = y;
@@ -93,7 +93,7 @@ static void test_train_deterministic_and_accurate(void **state)
     float acc = t_accuracy(&h1, t_x);
     print_message("train acc %.3f iters %u evals %u loss %.4f stop %d\n", acc, r1.iterations,
                   r1.evaluations, r1.loss, r1.stop);
-    assert_true(acc > 0.8f);
+    assert_true(acc > 0.75f && acc < 1.0f);
 }
 
 /* A tighter stopping rule only refines the same optimum: predictions agree. The default rule

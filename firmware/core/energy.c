@@ -107,12 +107,12 @@ uint64_t energy_cost_cycles(const energy_profile_t *profile, energy_op_t op, uin
     return (count * milli + 999u) / 1000u;
 }
 
-double energy_nj(const energy_profile_t *profile, uint64_t cycles)
+double energy_nj(const energy_profile_t *profile, double cycles)
 {
     if (profile == NULL || profile->cpu_hz == 0)
         return 0.0;
     /* s x V x A = J; x 1e9 nJ. (cycles / hz) x (mV / 1e3) x (uA / 1e6) x 1e9 */
-    return (double)cycles / (double)profile->cpu_hz * (double)profile->supply_mv *
+    return cycles / (double)profile->cpu_hz * (double)profile->supply_mv *
            (double)profile->run_current_ua;
 }
 

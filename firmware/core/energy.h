@@ -53,9 +53,9 @@ const energy_profile_t *energy_profile(energy_board_t board);
  * Rounded up to whole cycles. */
 uint64_t energy_cost_cycles(const energy_profile_t *profile, energy_op_t op, uint64_t count);
 
-/* Energy in nanojoules of `cycles` at the profile's clock, voltage and run current:
+/* Energy in nanojoules of `cycles` (fractional for expected values) at the profile's clock, voltage and run current:
  * cycles / cpu_hz x V x I. 0 for a NULL profile. */
-double energy_nj(const energy_profile_t *profile, uint64_t cycles);
+double energy_nj(const energy_profile_t *profile, double cycles);
 
 /* Time in microseconds of `cycles` at the profile's clock. */
 double energy_time_us(const energy_profile_t *profile, uint64_t cycles);

@@ -185,7 +185,7 @@ static void stage_eval_threshold(const stage_t *stage, const energy_profile_t *p
     pt->accuracy = (float)correct / (float)stage->count;
     pt->cycles = (double)stage->stage1_cycles +
                  (1.0 - (double)exits / stage->count) * (double)stage->stage2_cycles;
-    pt->energy_nj = profile != NULL ? energy_nj(profile, 1u) * pt->cycles : 0.0;
+    pt->energy_nj = profile != NULL ? energy_nj(profile, pt->cycles) : 0.0;
 }
 
 stage_status_t stage_point(const stage_t *stage, const energy_profile_t *profile, float ratio,
