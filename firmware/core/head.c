@@ -14,6 +14,9 @@
 
 #define HEAD_ARMIJO_C1 1e-4f        /* sufficient-decrease constant (Nocedal & Wright's choice) */
 #define HEAD_MAX_BACKTRACKS 30u     /* halvings before giving up on a direction (2^-30 step) */
+/* The loss rule looks at the decrease over this many iterations, not one: a single short
+ * L-BFGS step (common on ill-conditioned features) must not end training early. */
+#define HEAD_LOSS_WINDOW 10u
 
 typedef struct {
     const head_set_t *set;
@@ -27,7 +30,7 @@ typedef struct {
 head_train_cfg_t head_default_cfg(void)
 {
     head_train_cfg_t cfg = {
-        .c = 1.0f, .history = 5u, .max_iter = 200u, .grad_tol = 1e-4f, .rel_loss_tol = 1e-6f,
+        .c = 1.0f, .history = 5u, .max_iter = 300u, .grad_tol = 1e-4f, .rel_loss_tol = 5e-5f,
         .standardize = true,
     };
     return cfg;
@@ -205,6 +208,8 @@ head_status_t head_train(head_t *head, const head_set_t *set, const head_train_c
     float gamma = 1.0f;
     head_stop_t stop = HEAD_STOP_MAX_ITER;
     float f = head_eval(&pb, x, g);
+    float f_hist[HEAD_LOSS_WINDOW];     /* ring: slot i % W holds f after iteration i */
+    f_hist[0] = f;
     evals++;
 
     for (;;) {
@@ -298,10 +303,13 @@ head_status_t head_train(head_t *head, const head_set_t *set, const head_train_c
         float *tmp = g;
         g = gt;
         gt = tmp;
+        /* Loss rule: the relative decrease over the last W iterations. */
         iter++;
-        float rel = (f - f_new) / (fabsf(f_new) > 1.0f ? fabsf(f_new) : 1.0f);
         f = f_new;
-        if (rel <= cfg->rel_loss_tol) {
+        float f_old = iter >= HEAD_LOSS_WINDOW ? f_hist[iter % HEAD_LOSS_WINDOW] : INFINITY;
+        f_hist[iter % HEAD_LOSS_WINDOW] = f;
+        float rel = (f_old - f) / (fabsf(f) > 1.0f ? fabsf(f) : 1.0f);
+        if (rel <= cfg->rel_loss_tol * (float)HEAD_LOSS_WINDOW) {
             stop = HEAD_STOP_LOSS;
             break;
         }
