@@ -23,9 +23,9 @@
  * ---------------------------------------------------------------
  * Anchor (Cortex-M7): TinyEngine's published latency of mcunet-vww1 on an STM32H743 at 480 MHz is
  * 51 ms (mit-han-lab/tinyengine README, "Measured Results", TinyEngine @0363956) = 24.48 M cycles.
- * The same model (../shared/models/mcunet-vww1-80.tflite, counted by tools/count_macs.py) has
- * 11.58 M MACs: 8.66 M pointwise, 2.23 M depthwise, 0.69 M k x k conv, and 0.15 M element ops
- * (PAD, ADD). With relative costs pointwise 1 : k x k conv 1.2 (im2col copy) : depthwise 2.0 (no
+ * The same model (../shared/models/mcunet-vww1-80.tflite; tests/test_energy.c imports it and
+ * counts its ops) has 11.58 M MACs: 8.66 M pointwise, 2.23 M depthwise, 0.69 M k x k conv, and
+ * 0.15 M element ops (PAD, ADD). With relative costs pointwise 1 : k x k conv 1.2 (im2col copy) : depthwise 2.0 (no
  * channel reuse, CMSIS-NN/TinyEngine depthwise kernels reach about half the pointwise MAC rate)
  * and 3 cycles per element op, solving 24.48 M = b x (8.66 + 1.2 x 0.69 + 2.0 x 2.23) M + 0.45 M
  * gives b = 1.72 cycles per pointwise MAC; hence 1.72 / 2.07 / 3.45 cycles per MAC on the M7.
