@@ -187,7 +187,7 @@ static inline int sbc_chunks(const uint8_t *data, uint32_t from, uint32_t to, ui
 static inline int sbc_drain(int timeout_ms)
 {
     long long end = harness_now_ms() + timeout_ms;
-    while (link_tx_free(&sbc.link) < 4u) {
+    while (link_tx_free(&sbc.link) < sbc.link.cfg.window) {
         if (harness_now_ms() >= end)
             return -1;
         sbc_pump(5);
