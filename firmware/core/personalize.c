@@ -48,6 +48,7 @@ typedef struct {
     head_t part_head, full_head;
     bool trained;
     float ratio;
+    bool ratio_set;              /* set by SetRatio since boot */
 
     pz_transfer_t xfer;
 } pz_state_t;
@@ -117,9 +118,14 @@ void personalize_init(void)
     const uint8_t *image;
     uint32_t image_bytes = 0;
 
+    /* The ratio is the user's setting: it survives a model change (not a reset: RAM only). */
+    float ratio = pz.ratio_set ? pz.ratio : PERSONALIZE_DEFAULT_RATIO;
+    bool ratio_set = pz.ratio_set;
+
     memset(&pz, 0, sizeof(pz));
     memset(&pz_stage, 0, sizeof(pz_stage));
-    pz.ratio = PERSONALIZE_DEFAULT_RATIO;
+    pz.ratio = ratio;
+    pz.ratio_set = ratio_set;
     image = model_store_active(&image_bytes);
     if (image == NULL)
         return;
@@ -622,6 +628,7 @@ void personalize_set_ratio(const microt_SetRatio *req, microt_Message *reply)
     /* The ratio holds for the next training too; with heads trained the threshold moves now,
      * from the stored calibration, without retraining. */
     pz.ratio = ratio;
+    pz.ratio_set = true;
     if (pz.trained && stage_set_ratio(&pz_stage, ratio) != STAGE_OK) {
         core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "threshold update failed");
         return;
