@@ -13,3 +13,10 @@ $(B)/sim-push-bench: $(call obj,tests/bench/sim_push_bench_main.c) $(call obj,$(
 bench-sim-push: $(B)/sim-push-bench $(B)/microt-sim
 	@B=$(B) ./tests/bench/sim_push_bench.sh
 bench: bench-sim-push
+
+# The core's request handlers under libFuzzer (tests/fuzz/fuzz_core_rpc.c): the firmware core and
+# the host port only (the generic fuzz rule also links the daemon, whose generated SQL it lacks).
+PERSONALIZE_FUZZ_SRCS := $(PROTO_SRCS) $(CORE_SRCS) $(HOST_SRCS)
+$(B)/fuzz/fuzz_core_rpc: tests/fuzz/fuzz_core_rpc.c $(PERSONALIZE_FUZZ_SRCS) | $(GEN_H)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Ifirmware/ports/host -o $@ $< $(PERSONALIZE_FUZZ_SRCS) -lprotobuf-nanopb -lm

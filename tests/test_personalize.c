@@ -436,6 +436,20 @@ static void test_train_ratio_and_staged_inference(void **state)
     set_ratio(microt_SetRatio_Target_RATIO, 1.5f);
     assert_int_equal(rep.body.error.code, microt_ErrorCode_ERR_BAD_REQUEST);
 
+    /* A port whose counter is the part's own (a real board: DWT) reports measured cycles; the
+     * decision and the class do not depend on where cycles come from. */
+    set_ratio(microt_SetRatio_Target_RATIO, 0.5f);
+    ref_t ref = ref_staged(test_set.pixels[0]);
+    sim.board.features &= ~HAL_FEATURE_MODELED_CYCLES;
+    classify(test_set.pixels[0]);
+    sim.board.features |= HAL_FEATURE_MODELED_CYCLES;
+    assert_int_equal(rep.which_body, microt_Message_inference_tag);
+    assert_int_equal(rep.body.inference.cls, ref.cls);
+    assert_int_equal(rep.body.inference.stage, ref.stage);
+    assert_true(rep.body.inference.cycles > 0);
+    assert_int_equal(rep.body.inference.energy_nj,
+                     (uint64_t)(energy_nj(prof, (double)rep.body.inference.cycles) + 0.5));
+
     /* The same board on an L4R5ZI: fewer samples fit, each costs more energy. */
     board_reset("l4r5zi");
     push_model();
