@@ -342,10 +342,16 @@ static void pz_end_sample(microt_Message *reply)
 {
     float *part = pz_part_feat, *full = pz_full_feat;
     uint64_t t0 = hal_cycles(), cycles;
+    engine_status_t est;
     int32_t row;
 
-    if (engine_run_stage1(&pz.engine, part) != ENGINE_OK ||
-        engine_run_stage2(&pz.engine, full) != ENGINE_OK) {
+    /* Long steps kick the watchdog between them (a stage is tens of ms on the boards). */
+    hal_watchdog_kick();
+    est = engine_run_stage1(&pz.engine, part);
+    hal_watchdog_kick();
+    if (est == ENGINE_OK)
+        est = engine_run_stage2(&pz.engine, full);
+    if (est != ENGINE_OK) {
         core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "engine failed on the sample");
         return;
     }
@@ -470,6 +476,7 @@ void personalize_train(const microt_TrainHeads *req, microt_Message *reply)
 {
     head_train_cfg_t cfg = head_default_cfg();
     head_train_report_t rp, rf;
+    head_status_t hst;
     uint32_t n_train = 0, n_hold = 0, n_calib;
     float holdout = req->holdout_fraction > 0.0f ? req->holdout_fraction : PERSONALIZE_DEFAULT_HOLDOUT;
     uint64_t t0, train_cycles, calib_cycles, s1, s2;
@@ -507,8 +514,12 @@ void personalize_train(const microt_TrainHeads *req, microt_Message *reply)
     sf = feat_cache_full_set(&pz.cache, pz.train_index, n_train);
     pz.trained = false;
     t0 = hal_cycles();
-    if (head_train(&pz.part_head, &sp, &cfg, pz.scratch, pz.scratch_bytes, &rp) != HEAD_OK ||
-        head_train(&pz.full_head, &sf, &cfg, pz.scratch, pz.scratch_bytes, &rf) != HEAD_OK) {
+    hal_watchdog_kick();
+    hst = head_train(&pz.part_head, &sp, &cfg, pz.scratch, pz.scratch_bytes, &rp);
+    hal_watchdog_kick();
+    if (hst == HEAD_OK)
+        hst = head_train(&pz.full_head, &sf, &cfg, pz.scratch, pz.scratch_bytes, &rf);
+    if (hst != HEAD_OK) {
         core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "head training failed");
         return;
     }
