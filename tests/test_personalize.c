@@ -632,12 +632,96 @@ static void test_sim_camera_capture(void **state)
     sbc_teardown();
 }
 
+/* The whole loop through the simulator's main loop and link: push, samples, train, classify. */
+static int sim_transfer(microt_TransferKind kind, const uint8_t *data, uint32_t total, int32_t label,
+                        microt_Message *r)
+{
+    static microt_Message m;
+    uint8_t sha[32];
+    sha256(data, total, sha);
+    memset(&m, 0, sizeof(m));
+    m.which_body = microt_Message_transfer_begin_tag;
+    m.body.transfer_begin.kind = kind;
+    m.body.transfer_begin.total_bytes = total;
+    m.body.transfer_begin.label = label;
+    memcpy(m.body.transfer_begin.sha256.bytes, sha, 32);
+    m.body.transfer_begin.sha256.size = 32;
+    if (sbc_call(&m, r, 5000) != 0 || r->which_body != microt_Message_transfer_status_tag)
+        return -1;
+    if (sbc_chunks(data, r->body.transfer_status.offset, total, 2048u) != 0)
+        return -1;
+    memset(&m, 0, sizeof(m));
+    m.which_body = microt_Message_transfer_end_tag;
+    return sbc_call(&m, r, 20000);
+}
+
+static void test_sim_end_to_end(void **state)
+{
+    (void)state;
+    static microt_Message m, r;
+    need_data();
+    assert_int_equal(sbc_setup(), 0);
+    assert_int_equal(sbc_start("l4r5zi", NULL), 0);
+    assert_int_equal(sim_transfer(microt_TransferKind_TRANSFER_MODEL, mi.image, mi.image_bytes, 0, &r), 0);
+    assert_int_equal(r.which_body, microt_Message_model_status_tag);
+
+    memset(&m, 0, sizeof(m));
+    m.which_body = microt_Message_reset_samples_tag;
+    m.body.reset_samples.num_classes = 2;
+    assert_int_equal(sbc_call(&m, &r, 5000), 0);
+    assert_int_equal(r.which_body, microt_Message_sample_result_tag);
+    /* Classes 0 (T-shirt) and 1 (trouser): 6 samples each. */
+    uint32_t sent = 0;
+    for (uint32_t i = 0; i < train_set.n && sent < 12; i++) {
+        if (train_set.labels[i] > 1)
+            continue;
+        make_input(train_set.pixels[i], input);
+        assert_int_equal(sim_transfer(microt_TransferKind_TRANSFER_SAMPLE, (const uint8_t *)input,
+                                      IN_BYTES, train_set.labels[i], &r), 0);
+        assert_int_equal(r.which_body, microt_Message_sample_result_tag);
+        assert_int_equal(r.body.sample_result.cached, ++sent);
+    }
+    memset(&m, 0, sizeof(m));
+    m.which_body = microt_Message_train_heads_tag;
+    m.body.train_heads.seed = 7;
+    m.body.train_heads.holdout_fraction = 0.34f;
+    assert_int_equal(sbc_call(&m, &r, 20000), 0);
+    assert_int_equal(r.which_body, microt_Message_train_result_tag);
+    assert_int_equal(r.body.train_result.samples, 12);
+    assert_int_equal(r.body.train_result.holdout, 4);
+    assert_true(r.body.train_result.train_energy_nj > 0);
+
+    uint32_t ok = 0, n = 0;
+    for (uint32_t i = 0; i < test_set.n; i++) {
+        if (test_set.labels[i] > 1)
+            continue;
+        make_input(test_set.pixels[i], input);
+        assert_int_equal(sim_transfer(microt_TransferKind_TRANSFER_IMAGE, (const uint8_t *)input,
+                                      IN_BYTES, -1, &r), 0);
+        assert_int_equal(r.which_body, microt_Message_inference_tag);
+        assert_true(r.body.inference.stage == 1 || r.body.inference.stage == 2);
+        assert_true(r.body.inference.energy_nj > 0);
+        ok += r.body.inference.cls == (int32_t)test_set.labels[i];
+        n++;
+    }
+    /* T-shirts and trousers are easy: most of them right. */
+    assert_true(ok * 4u >= n * 3u);
+    memset(&m, 0, sizeof(m));
+    m.which_body = microt_Message_get_stats_tag;
+    assert_int_equal(sbc_call(&m, &r, 5000), 0);
+    assert_int_equal(r.body.stats.inferences, n);
+    assert_true(r.body.stats.energy_nj > 0);
+    sbc_stop(SIGTERM);
+    sbc_teardown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_ratio_and_staged_inference),
         cmocka_unit_test(test_errors_and_cache_capacity),
         cmocka_unit_test(test_sim_camera_capture),
+        cmocka_unit_test(test_sim_end_to_end),
     };
     char path[600], err[256];
     model_import_opts_t opts = {.cut = "8", .keep_classifier = false};
