@@ -33,6 +33,7 @@
 #include "feat_cache.h"
 #include "head.h"
 #include "import/model_import.h"
+#include "infer.h"
 #include "stage.h"
 
 #define R_CLASSES 10u
@@ -50,6 +51,19 @@ typedef struct {
 } r_images_t;
 
 static uint8_t r_cache_region[R_CACHE_BYTES] __attribute__((aligned(8)));
+
+/* Engine hook: adds the MACs of each op as it is executed. */
+static const engine_t *r_hook_engine;
+static void r_count_macs(void *ctx, uint32_t op_index, uint32_t tensor_index, const int8_t *data,
+                         uint32_t bytes)
+{
+    (void)tensor_index;
+    (void)data;
+    (void)bytes;
+    uint64_t *total = ctx;
+    if (r_hook_engine != NULL && op_index < r_hook_engine->hdr->n_ops)
+        *total += r_hook_engine->ops[op_index].macs;
+}
 
 /* The engine times each op with hal_cycles(); the figures here use the cost model (cost.c), not
  * host time, so this program links without a host port and counts 0 when none provides it. */
@@ -440,29 +454,52 @@ int main(int argc, char **argv)
         ok_full += pred_full[i] == test.labels[i];
     }
 
-    /* 6. Live staged inference at r = 0.5 on the test images: stage 2 resumes only when the part
-     * head is unsure; the engine's own MAC counters are summed to show stage 2 runs at most once
-     * per image and never re-runs stage 1's blocks. */
+    /* 6. Live staged inference at r = 0.5 on the test images through the board's own path
+     * (infer.c): stage 2 resumes only when the part head is unsure. An engine hook adds up the
+     * MACs of every op actually executed, to show stage 1 runs once per image and stage 2 at most
+     * once, never re-running stage 1's blocks. */
     stage_set_ratio(&stage, 0.5f);
     uint64_t live_macs = 0, live_resumed = 0, live_ok = 0;
+    double live_energy_nj = 0.0;
+    r_hook_engine = &e;
+    engine_set_hook(&e, r_count_macs, &live_macs);
+    infer_ctx_t ictx = {.engine = &e, .part_head = &hp, .full_head = &hf, .stage = &stage,
+                        .profile = boards[0].prof, .part_feature = part, .full_feature = full};
     for (uint32_t i = 0; i < test.n; i++) {
-        uint64_t m1 = 0, m2 = 0, cyc = 0;
-        float c = 0.0f;
+        infer_result_t res;
         if (r_set_input(&e, test.pixels + (size_t)i * R_SIDE * R_SIDE) != 0 ||
-            engine_run_stage1(&e, part) != ENGINE_OK)
+            infer_run(&ictx, &res) != INFER_OK)
             goto out;
-        engine_stage_cost(&e, 1, &m1, &cyc);
-        int cls = head_predict(&hp, part, NULL, &c);
-        if (!stage_exits(&stage, c)) {
-            if (engine_run_stage2(&e, full) != ENGINE_OK)
-                goto out;
-            engine_stage_cost(&e, 2, &m2, &cyc);
-            cls = head_predict(&hf, full, NULL, NULL);
-            live_resumed++;
-        }
-        live_macs += m1 + m2;
-        live_ok += cls == test.labels[i];
+        live_resumed += res.stage == 2;
+        live_ok += res.class_index == test.labels[i];
+        live_energy_nj += res.energy_nj;
     }
+    engine_set_hook(&e, NULL, NULL);
+
+    /* 6b. The same heads trained without the on-board standardisation (sklearn's objective on
+     * raw features), only to compare with sklearn on that objective too; the board uses the
+     * standardised heads above. Their models reuse the test-time buffers after the live run. */
+    head_train_cfg_t raw_cfg = cfg;
+    raw_cfg.standardize = false;
+    head_t hp_raw, hf_raw;
+    head_train_report_t rp_raw, rf_raw;
+    float *raw_models = malloc(head_model_bytes(PD, R_CLASSES) + head_model_bytes(FD, R_CLASSES));
+    if (raw_models == NULL)
+        goto out;
+    uint32_t ok_part_raw = 0, ok_full_raw = 0;
+    if (head_init(&hp_raw, PD, R_CLASSES, raw_models, head_model_bytes(PD, R_CLASSES)) != HEAD_OK ||
+        head_init(&hf_raw, FD, R_CLASSES, raw_models + (size_t)R_CLASSES * (PD + 1u),
+                  head_model_bytes(FD, R_CLASSES)) != HEAD_OK ||
+        head_train(&hp_raw, &sp, &raw_cfg, part_scratch, scratch_bytes, &rp_raw) != HEAD_OK ||
+        head_train(&hf_raw, &sf, &raw_cfg, part_scratch, scratch_bytes, &rf_raw) != HEAD_OK) {
+        free(raw_models);
+        goto out;
+    }
+    for (uint32_t i = 0; i < test.n; i++) {
+        ok_part_raw += head_predict(&hp_raw, test_part + (size_t)i * PD, NULL, NULL) == test.labels[i];
+        ok_full_raw += head_predict(&hf_raw, test_full + (size_t)i * FD, NULL, NULL) == test.labels[i];
+    }
+    free(raw_models);
 
     /* 7. Dumps for the sklearn reference: the heads' training rows and the test rows. */
     dump = malloc((size_t)(n_train > test.n ? n_train : test.n) * (PD > FD ? PD : FD) *
@@ -555,6 +592,11 @@ int main(int argc, char **argv)
     size_t ram = mi.arena_bytes + (size_t)cache.count * feat_cache_sample_bytes(PD, FD) +
                  2u * sizeof(uint16_t) * cache.count + head_model_bytes(PD, R_CLASSES) +
                  head_model_bytes(FD, R_CLASSES) + scratch_bytes + sizeof(stage_t);
+    fprintf(jf, "  \"raw_objective\": {\"part_test_acc\": %.4f, \"full_test_acc\": %.4f, "
+                "\"part_iterations\": %u, \"full_iterations\": %u, \"part_stop\": \"%s\", "
+                "\"full_stop\": \"%s\"},\n",
+            (double)ok_part_raw / test.n, (double)ok_full_raw / test.n, rp_raw.iterations,
+            rf_raw.iterations, r_stop_name(rp_raw.stop), r_stop_name(rf_raw.stop));
     fprintf(jf, "  \"peak_ram_bytes\": %zu, \"stage_record_bytes\": %zu,\n", ram, sizeof(stage_t));
 
     /* The test-set figures at every ratio, with the threshold calibrated on the hold-out. */
@@ -600,9 +642,10 @@ int main(int argc, char **argv)
     /* The engine counts every op (element ops too): compare with its image header totals. */
     uint64_t expect_live = (uint64_t)test.n * e.hdr->macs_stage1 + live_resumed * e.hdr->macs_stage2;
     fprintf(jf, "  \"live_r0.5\": {\"images\": %u, \"resumed\": %llu, \"acc\": %.4f, "
-                "\"engine_macs\": %llu, \"expected_macs\": %llu}\n}\n",
+                "\"engine_macs\": %llu, \"expected_macs\": %llu, \"energy_uj_h7a3zi\": %.3f}\n}\n",
             test.n, (unsigned long long)live_resumed, (double)live_ok / test.n,
-            (unsigned long long)live_macs, (unsigned long long)expect_live);
+            (unsigned long long)live_macs, (unsigned long long)expect_live,
+            live_energy_nj / test.n / 1e3);
     if (fclose(jf) != 0) {
         jf = NULL;
         goto out;

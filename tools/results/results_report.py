@@ -57,6 +57,7 @@ def reference(d, board):
             "sklearn_std": sklearn_acc(xtr, ytr, xte, yte, True),
             "sklearn_raw": sklearn_acc(xtr, ytr, xte, yte, False),
             "board": board[f"{head}_head"]["test_acc"],
+            "board_raw": board["raw_objective"][f"{head}_test_acc"],
         }
     return out
 
@@ -78,6 +79,7 @@ def main():
 
     summary = {"heads": {}, "models": {}}
     gaps = []
+    gaps_raw = []   # the same comparison on sklearn's objective over raw features
     boards = []
     for d in args.dirs:
         with open(os.path.join(d, "board.json")) as f:
@@ -89,6 +91,7 @@ def main():
         half = ratio_row(board, 0.5)
         for head in ("part", "full"):
             gaps.append(100.0 * (ref[head]["sklearn_std"] - ref[head]["board"]))
+            gaps_raw.append(100.0 * (ref[head]["sklearn_raw"] - ref[head]["board_raw"]))
         summary[f"{m}.r0.5.acc_minus_ttl_pts"] = round(100.0 * (half["test_acc"] - ttl["test_acc"]), 2)
         summary[f"{m}.r0.5.energy_saving_pct"] = round(
             100.0 * (1.0 - half["energy_uj_h7a3zi"] / ttl["energy_uj_h7a3zi"]), 2)
@@ -110,6 +113,7 @@ def main():
         }
     summary["heads"]["max_gap_vs_sklearn_pts"] = round(max(gaps), 2)
     summary["heads.max_gap_vs_sklearn_pts"] = round(max(gaps), 2)
+    summary["heads.max_gap_vs_sklearn_raw_objective_pts"] = round(max(gaps_raw), 2)
 
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
@@ -178,17 +182,24 @@ def write_md(path, command, boards, summary):
     L.append("")
     L.append("### Board heads vs sklearn (same features, same rows)\n")
     L.append("| model | head | board (L-BFGS, on-board standardisation) | sklearn C=1 lbfgs + "
-             "StandardScaler | sklearn C=1 lbfgs, raw features | board - sklearn (pts) |")
-    L.append("|---|---|---|---|---|---|")
+             "StandardScaler | board - sklearn (pts) | board, raw features | sklearn C=1 lbfgs, "
+             "raw features | board - sklearn (pts) |")
+    L.append("|---|---|---|---|---|---|---|---|")
     for board, ref in boards:
         for head in ("part", "full"):
             r = ref[head]
             L.append(f"| {board['model']} | {head} | {pct(r['board'])} | {pct(r['sklearn_std'])} | "
-                     f"{pct(r['sklearn_raw'])} | {100 * (r['board'] - r['sklearn_std']):+.1f} |")
+                     f"{100 * (r['board'] - r['sklearn_std']):+.1f} | {pct(r['board_raw'])} | "
+                     f"{pct(r['sklearn_raw'])} | {100 * (r['board_raw'] - r['sklearn_raw']):+.1f} |")
     L.append("")
-    L.append(f"Largest shortfall of a board head below sklearn (standardised, the objective the "
-             f"board minimises): **{summary['heads.max_gap_vs_sklearn_pts']:.2f} pts** "
-             "(negative: the board head is ahead).\n")
+    L.append(f"Largest shortfall of a board head below sklearn on the objective the board "
+             f"minimises (standardised features): **{summary['heads.max_gap_vs_sklearn_pts']:.2f} "
+             f"pts**; on sklearn's objective over raw features (the board's head with its "
+             f"standardisation switched off, for comparison only): "
+             f"{summary['heads.max_gap_vs_sklearn_raw_objective_pts']:.2f} pts (negative: the board "
+             "head is ahead). The board standardises because pooled int8 features differ in scale "
+             "by 10-100x between channels: the same L2 then shrinks every channel alike, and L-BFGS "
+             "needs fewer passes on the better-conditioned problem.\n")
     L.append("### Training runs\n")
     L.append("| model | head | samples | L-BFGS iterations | passes | stop | train acc | hold-out "
              "acc | scratch RAM | energy H7A3ZI (uJ) | L4R5ZI (uJ) |")
