@@ -48,7 +48,7 @@ def main():
             return 1
         with open(os.path.join(out, "board.json")) as f:
             board = json.load(f)
-        ref = results_report.reference(out, board)
+        ref = results_report.reference(out, board, optimiser_check=False)
     worst = 0.0
     for head in ("part", "full"):
         # The board's head (standardised on the board) vs sklearn on the same objective, and the

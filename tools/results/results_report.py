@@ -44,7 +44,7 @@ def sklearn_acc(xtr, ytr, xte, yte, standardize):
     return float((model.predict(xte.astype(np.float64)) == yte).mean())
 
 
-def reference(d, board):
+def reference(d, board, optimiser_check=True):
     pd, fd = board["part_dim"], board["full_dim"]
     ytr = load(d, "train_labels.u8", 0, np.uint8)
     yte = load(d, "test_labels.u8", 0, np.uint8)
@@ -53,13 +53,56 @@ def reference(d, board):
         xtr = load(d, f"train_{head}.f32", dim)
         xte = load(d, f"test_{head}.f32", dim)
         assert len(xtr) == len(ytr) and len(xte) == len(yte), "dump sizes disagree"
+        passes, reached = (nesterov_passes(xtr, ytr, board["classes"], board[f"{head}_head"]["loss"])
+                           if optimiser_check else (0, False))
         out[head] = {
+            "nesterov_passes": passes, "nesterov_reached": reached,
             "sklearn_std": sklearn_acc(xtr, ytr, xte, yte, True),
             "sklearn_raw": sklearn_acc(xtr, ytr, xte, yte, False),
             "board": board[f"{head}_head"]["test_acc"],
             "board_raw": board["raw_objective"][f"{head}_test_acc"],
         }
     return out
+
+
+def nesterov_passes(xtr, ytr, classes, target_loss, max_passes=3000):
+    """Passes over the data a first-order method needs to reach the board's L-BFGS loss on the
+    same objective (standardised features, sum of cross-entropies + ||W||^2 / 2, bias free):
+    Nesterov's accelerated gradient with step 1/L (L = ||Z||_2^2 / 2 + 1, a bound on the
+    Hessian of the softmax loss) and gradient-based restart. float64, so the count is the
+    method's, not round-off's. Returns (passes, reached)."""
+    z = xtr.astype(np.float64)
+    sd = z.std(axis=0)
+    sd[sd < 1e-6] = 1.0
+    z = (z - z.mean(axis=0)) / sd
+    z1 = np.hstack([z, np.ones((len(z), 1))])
+    y1 = np.eye(classes)[ytr]
+    lip = 0.5 * np.linalg.norm(z1, 2) ** 2 + 1.0
+    reg = np.ones((z1.shape[1], 1))
+    reg[-1] = 0.0   # the bias is not penalised
+
+    def f_grad(w):
+        s = z1 @ w
+        s -= s.max(axis=1, keepdims=True)
+        e = np.exp(s)
+        p = e / e.sum(axis=1, keepdims=True)
+        f = -(np.log(p[np.arange(len(ytr)), ytr])).sum() + 0.5 * ((w * reg) ** 2).sum()
+        return f, z1.T @ (p - y1) + w * reg
+
+    w = np.zeros((z1.shape[1], classes))
+    v = w.copy()
+    t = 1.0
+    for k in range(1, max_passes + 1):
+        f, g = f_grad(v)
+        if f <= target_loss:
+            return k, True
+        w_new = v - g / lip
+        t_new = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
+        if ((w_new - w) * g).sum() > 0:   # restart when momentum points uphill
+            t_new = 1.0
+        v = w_new + (t - 1) / t_new * (w_new - w)
+        w, t = w_new, t_new
+    return max_passes, False
 
 
 def ratio_row(board, r):
@@ -180,6 +223,13 @@ def write_md(path, command, boards, summary):
                  f"{summary[m + '.r0.5.energy_saving_pct']:.1f} % | "
                  f"{summary[m + '.r0.5.energy_saving_pct_l4r5zi']:.1f} % |")
     L.append("")
+    L.append("For comparison, the paper (Pets/Birds/Plants, jointly trained students, 224 px): "
+             "+7 to +10 pts over TTL at r = 0.5 and about 14 % less energy per inference. Here the "
+             "part models are plain ImageNet-pretrained blocks without MicroT's joint training, so "
+             "the part head is weaker than the full head and the staged model gains about 1 pt; "
+             "the energy saving comes from the cut's share of MACs (stage 1 = 61 % of "
+             "ProxylessNAS-w0.3's and 66 % of MCUNet-5fps's). The saving in % is the same on both "
+             "boards because the M4 model scales every int8 op kind by the same factor.\n")
     L.append("### Board heads vs sklearn (same features, same rows)\n")
     L.append("| model | head | board (L-BFGS, on-board standardisation) | sklearn C=1 lbfgs + "
              "StandardScaler | board - sklearn (pts) | board, raw features | sklearn C=1 lbfgs, "
@@ -212,6 +262,24 @@ def write_md(path, command, boards, summary):
                      f"{pct(h['holdout_acc'])} | {h['scratch_bytes'] / 1024:.1f} KiB | "
                      f"{h['train_energy_uj']['h7a3zi']:.1f} | {h['train_energy_uj']['l4r5zi']:.1f} |")
     L.append("")
+    L.append("Optimiser choice, measured on these features: passes over the training set (each "
+             "pass = the whole cost, 2 x N x K x D multiply-adds) that full-batch L-BFGS (history "
+             "5, the board) took, against Nesterov's accelerated gradient (step 1/L, adaptive "
+             "restart) run until it reaches the same loss; RAM is the optimiser state for "
+             "P = K (D + 1) parameters.\n")
+    L.append("| model | head | L-BFGS passes | Nesterov passes to the same loss | L-BFGS RAM | "
+             "Nesterov RAM |")
+    L.append("|---|---|---|---|---|---|")
+    for board, ref in boards:
+        for head in ("part", "full"):
+            dim = board["part_dim"] if head == "part" else board["full_dim"]
+            p = board["classes"] * (dim + 1)
+            r = ref[head]
+            nest = f"{r['nesterov_passes']}" + ("" if r["nesterov_reached"] else "+ (not reached)")
+            L.append(f"| {board['model']} | {head} | {board[head + '_head']['evaluations']} | {nest} | "
+                     f"{board[head + '_head']['scratch_bytes'] / 1024:.1f} KiB | "
+                     f"{(3 * p + 3 * dim) * 4 / 1024:.1f} KiB |")
+    L.append("")
     L.append("| model | board | feature extraction (mJ) | head training, both (mJ) | "
              "TTL head only (mJ) | calibration (mJ) | MicroT training vs TTL | peak RAM |")
     L.append("|---|---|---|---|---|---|---|---|")
@@ -229,7 +297,9 @@ def write_md(path, command, boards, summary):
              "TTL needs it too, so MicroT's training costs only the part head's training and the "
              "calibration more. Peak RAM: engine arena + cached rows + split lists + both head "
              "models + one L-BFGS scratch (the heads train one after the other) + the stage "
-             "record.\n")
+             "record. The L4R5ZI rows price the same run on the M4's cost model; its 256 KiB "
+             "cache would hold only the sample counts in \"Feature cache capacity\" below "
+             "(the board refuses the rest), so a real L4R5ZI run trains on fewer samples.\n")
     L.append("### Stage costs per inference (cost model, firmware/core/energy.c)\n")
     L.append("| model | MACs stage 1 | MACs stage 2 | board | stage 1 ms | stage 2 ms | stage 1 mJ | "
              "stage 2 mJ |")
