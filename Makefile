@@ -17,7 +17,7 @@ PYTHON ?= /usr/bin/python3
 NANOPB_GEN ?= nanopb_generator.py
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-INCS := -I$(B)/gen -Iproto -Ifirmware/core -Idaemon
+INCS := -I$(B)/gen -Iproto -Ifirmware/core -Idaemon -Itests/harness
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 $(WARN) $(INCS) -D_GNU_SOURCE -MMD -MP -fno-strict-aliasing
 HOST_LIBS := -lmicrohttpd -lsqlite3 -lserialport -ljansson -lcurl -lstb -lprotobuf-nanopb -lpthread -lm
@@ -48,6 +48,7 @@ TEST_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
 TEST_HARNESS := $(wildcard tests/harness/*.c)
 
 .PHONY: all deps test run clean firmware-check fuzz bench results
+.SECONDARY:
 all: $(PROGRAMS)
 
 deps:

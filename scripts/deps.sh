@@ -11,7 +11,7 @@ PKGS=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm stm32flash
   chromium chromium-driver python3-selenium python3-protobuf python3-numpy python3-sklearn
   python3-flatbuffers flatbuffers-compiler dataset-fashion-mnist libjs-chart.js
-  valgrind dpkg-dev xz-utils
+  valgrind dpkg-dev xz-utils xxd
 )
 
 missing=()

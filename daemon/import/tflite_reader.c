@@ -952,6 +952,14 @@ out:
     return st;
 }
 
+int32_t tfl_find_tensor(const tfl_model_t *m, const char *name)
+{
+    if (m == NULL || name == NULL) return -1;
+    for (uint32_t i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return (int32_t)i;
+    return -1;
+}
+
 void tfl_free(tfl_model_t *m)
 {
     if (m == NULL) return;

@@ -9,7 +9,9 @@
  * indices, the options the MicroT ops use) and the graph's inputs/outputs. It does not judge
  * whether the engine supports an op; the importer that lowers the model does.
  *
- * Multi-byte constant data (tensor data) is left as stored: little-endian, as the schema says.
+ * Multi-byte constant data (tensor data) is left as stored: little-endian, as the schema says,
+ * and only as aligned as the caller's buffer (valid files align buffer data to 16 bytes from the
+ * file start; a malloc'ed buffer keeps that). Read it with memcpy when unsure.
  */
 #ifndef MICROT_TFLITE_READER_H
 #define MICROT_TFLITE_READER_H
@@ -118,6 +120,9 @@ tfl_status_t tfl_parse(const uint8_t *buf, size_t len, tfl_model_t *out, char *e
 
 /* Releases what tfl_parse() allocated and zeroes *m; safe on a zeroed or already freed model. */
 void tfl_free(tfl_model_t *m);
+
+/* Index of the first tensor of subgraph 0 named `name`, or -1. */
+int32_t tfl_find_tensor(const tfl_model_t *m, const char *name);
 
 /* "CONV_2D", ...; "UNKNOWN" for codes outside the schema. Never NULL. */
 const char *tfl_builtin_name(int32_t builtin_code);

@@ -1,0 +1,691 @@
+/*
+ * fleet.c — one session thread per serial port, and the table of boards online now.
+ *
+ * A session owns its port, its link (proto/link.h) and everything that touches them: only the
+ * session thread reads, writes or polls. Other threads (HTTP handlers, jobs) hand it one call at
+ * a time through a mailbox guarded by the session mutex and wake it through an eventfd; the
+ * thread sends the request, matches the reply by its id and signals the caller, who has a
+ * deadline of its own. A session's life:
+ *
+ *   open port -> Hello (DeviceInfo) -> online: serve calls, ping when idle -> lost -> reopen
+ *
+ * The port scanner expands each configured port pattern (a path, a glob, or "auto" for USB
+ * serial ports) every second and starts a session for each new path, so a board restarted on
+ * another pty path is found again and, by its unique ID, recognised as the same device.
+ */
+#include "fleet.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "link.h"
+#include "mt_err.h"
+#include "pb_decode.h"
+#include "pb_encode.h"
+#include "transport.h"
+
+#define FLEET_WINDOW 8u
+#define FLEET_RTO_MS 150u
+#define FLEET_MAX_RETRIES 12u
+#define FLEET_HELLO_TIMEOUT_MS 1500u
+#define FLEET_REOPEN_MS 300u
+#define FLEET_SCAN_MS 500u
+
+typedef enum { CALL_IDLE, CALL_QUEUED, CALL_SENT, CALL_DONE } call_state_t;
+
+typedef struct session {
+    fleet_t *fleet;
+    char path[256];
+    int from_pattern;           /* found by a glob/auto scan: ends when its path disappears */
+    pthread_t thread;
+    int wake_fd;
+    atomic_int stop;
+
+    /* Guarded by mu: the device snapshot and the caller mailbox. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int online;
+    uint64_t online_since_ns;
+    char id[FLEET_ID_CHARS];
+    microt_DeviceInfo info;
+    uint32_t rtt_us;
+    call_state_t call_state;
+    int call_want_reply;
+    int call_result;
+    uint32_t call_id;
+    const microt_Message *call_req;
+    microt_Message *call_reply;
+
+    pthread_mutex_t call_mu;    /* one caller at a time per device */
+
+    /* Session thread only. */
+    transport_t *tr;
+    link_t link;
+    uint32_t next_id;
+    uint32_t sync_id;           /* id of the session's own request (Hello, Ping) */
+    int sync_done;
+    microt_Message sync_reply;
+    microt_Message rx_msg;
+    int rehello;                /* the board announced a reboot */
+    int lost;                   /* link gave up or the port failed */
+    uint64_t last_rx_ns;
+    uint8_t tx_buf[LINK_MAX_PAYLOAD];
+} session_t;
+
+struct fleet {
+    store_t *store;
+    fleet_config_t cfg;
+    pthread_mutex_t mu;
+    session_t *sessions[FLEET_MAX_PORTS];
+    unsigned n_sessions;
+    char patterns[FLEET_MAX_PORTS][256];
+    unsigned n_patterns;
+    pthread_t scanner;
+    atomic_int stop;
+};
+
+static uint64_t fleet_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t fleet_now_ms(void)
+{
+    return (uint32_t)(fleet_now_ns() / 1000000ull);
+}
+
+static int64_t fleet_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void fleet_uid_hex(const microt_DeviceInfo *info, char out[FLEET_ID_CHARS])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned n = info->uid.size < 12 ? info->uid.size : 12;
+    memset(out, 0, FLEET_ID_CHARS);
+    for (unsigned i = 0; i < n; i++) {
+        out[2 * i] = hex[info->uid.bytes[i] >> 4];
+        out[2 * i + 1] = hex[info->uid.bytes[i] & 15];
+    }
+}
+
+static const char *fleet_board_name(uint32_t kind)
+{
+    switch (kind) {
+    case microt_BoardKind_BOARD_H7A3ZI: return "h7a3zi";
+    case microt_BoardKind_BOARD_L4R5ZI: return "l4r5zi";
+    case microt_BoardKind_BOARD_QEMU_AN386: return "qemu-an386";
+    case microt_BoardKind_BOARD_QEMU_AN500: return "qemu-an500";
+    default: return "unknown";
+    }
+}
+
+/* ---- link plumbing (session thread) ---- */
+
+static void session_write(void *ctx, const uint8_t *bytes, size_t len)
+{
+    session_t *s = ctx;
+    if (s->tr == NULL || s->lost)
+        return;
+    if (transport_write(s->tr, bytes, len, 1000) != 0)
+        s->lost = 1;
+}
+
+static void session_deliver(void *ctx, const uint8_t *payload, size_t len)
+{
+    session_t *s = ctx;
+    pb_istream_t is = pb_istream_from_buffer(payload, len);
+    memset(&s->rx_msg, 0, sizeof(s->rx_msg));
+    if (!pb_decode(&is, microt_Message_fields, &s->rx_msg))
+        return; /* not a message: the link already proved the bytes intact, so the peer is confused */
+    s->last_rx_ns = fleet_now_ns();
+    if (s->rx_msg.id == 0) {
+        /* A Boot we have not seen (its count differs from the hello's) means the board reset. */
+        if (s->rx_msg.which_body == microt_Message_boot_tag &&
+            s->rx_msg.body.boot.boot_count != s->info.boot_count)
+            s->rehello = 1;
+        return;
+    }
+    if (s->rx_msg.id == s->sync_id) {
+        s->sync_reply = s->rx_msg;
+        s->sync_done = 1;
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (s->call_state == CALL_SENT && s->call_want_reply && s->rx_msg.id == s->call_id) {
+        *s->call_reply = s->rx_msg;
+        s->call_result = s->rx_msg.which_body == microt_Message_error_tag ? MT_EDEVICE : 0;
+        s->call_state = CALL_DONE;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Waits up to timeout_ms for input or a wake-up, feeds the link, runs its timers. */
+static void session_pump(session_t *s, int timeout_ms)
+{
+    struct pollfd pfd[2] = {
+        {.fd = transport_fd(s->tr), .events = POLLIN},
+        {.fd = s->wake_fd, .events = POLLIN},
+    };
+    uint8_t buf[4096];
+    uint32_t due = link_poll_due_ms(&s->link, fleet_now_ms());
+    if ((uint32_t)timeout_ms > due)
+        timeout_ms = (int)due;
+    if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR) {
+        s->lost = 1;
+        return;
+    }
+    if (pfd[1].revents & POLLIN) {
+        uint64_t v;
+        (void)!read(s->wake_fd, &v, sizeof(v));
+    }
+    if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        ssize_t n = transport_read(s->tr, buf, sizeof(buf), 0);
+        if (n < 0)
+            s->lost = 1;
+        else if (n > 0)
+            link_input(&s->link, buf, (size_t)n, fleet_now_ms());
+    }
+    if (link_poll(&s->link, fleet_now_ms()) == LINK_EPEER)
+        s->lost = 1;
+}
+
+/* Encodes and queues msg; waits (pumping) while the window is full. */
+static int session_send(session_t *s, const microt_Message *msg, uint32_t timeout_ms)
+{
+    pb_ostream_t os = pb_ostream_from_buffer(s->tx_buf, sizeof(s->tx_buf));
+    uint32_t start = fleet_now_ms();
+    if (!pb_encode(&os, microt_Message_fields, msg))
+        return MT_EINVAL;
+    while (!s->lost) {
+        link_status_t st = link_send(&s->link, s->tx_buf, os.bytes_written, fleet_now_ms());
+        if (st == LINK_OK)
+            return 0;
+        if (st != LINK_EFULL)
+            return st == LINK_ETOOBIG ? MT_ETOOBIG : MT_EIO;
+        if (fleet_now_ms() - start > timeout_ms)
+            return MT_ETIMEOUT;
+        session_pump(s, 10);
+    }
+    return MT_EIO;
+}
+
+/* The session's own request/reply (Hello, Ping), run inside the session thread. */
+static int session_rpc(session_t *s, microt_Message *req, uint32_t timeout_ms)
+{
+    uint32_t start = fleet_now_ms();
+    int rc;
+    req->id = s->sync_id = ++s->next_id;
+    s->sync_done = 0;
+    rc = session_send(s, req, timeout_ms);
+    if (rc != 0)
+        return rc;
+    while (!s->sync_done && !s->lost && !atomic_load(&s->stop)) {
+        uint32_t spent = fleet_now_ms() - start;
+        if (spent >= timeout_ms)
+            return MT_ETIMEOUT;
+        session_pump(s, (int)(timeout_ms - spent));
+    }
+    s->sync_id = 0;
+    if (!s->sync_done)
+        return s->lost ? MT_EIO : MT_ETIMEOUT;
+    return s->sync_reply.which_body == microt_Message_error_tag ? MT_EDEVICE : 0;
+}
+
+static int session_hello(session_t *s)
+{
+    microt_Message req;
+    store_device_t dev;
+    int rc;
+
+    memset(&req, 0, sizeof(req));
+    req.which_body = microt_Message_hello_tag;
+    req.body.hello.protocol_version = microt_ProtocolVersion_PROTOCOL_VERSION_CURRENT;
+    rc = session_rpc(s, &req, FLEET_HELLO_TIMEOUT_MS);
+    if (rc != 0)
+        return rc;
+    if (s->sync_reply.which_body != microt_Message_device_info_tag || s->sync_reply.body.device_info.uid.size == 0)
+        return MT_EPROTO;
+
+    pthread_mutex_lock(&s->mu);
+    s->info = s->sync_reply.body.device_info;
+    fleet_uid_hex(&s->info, s->id);
+    s->online = 1;
+    s->online_since_ns = fleet_now_ns();
+    pthread_mutex_unlock(&s->mu);
+
+    memset(&dev, 0, sizeof(dev));
+    memcpy(dev.id, s->id, sizeof(dev.id));
+    dev.board_kind = s->info.board;
+    snprintf(dev.board_name, sizeof(dev.board_name), "%s", fleet_board_name(s->info.board));
+    snprintf(dev.firmware_version, sizeof(dev.firmware_version), "%s", s->info.firmware_version);
+    dev.protocol_version = s->info.protocol_version;
+    dev.sram_bytes = s->info.sram_bytes;
+    dev.flash_bytes = s->info.flash_bytes;
+    dev.max_frame_bytes = s->info.max_frame_bytes;
+    dev.capabilities = s->info.capabilities;
+    dev.cpu_hz = s->info.cpu_hz;
+    snprintf(dev.port, sizeof(dev.port), "%s", s->path);
+    rc = store_device_seen(s->fleet->store, &dev, fleet_wall_ms());
+    if (rc != 0)
+        fprintf(stderr, "microtd: %s: cannot record device %s: %s\n", s->path, s->id, mt_strerror(rc));
+    fprintf(stderr, "microtd: %s: board %s (%s, firmware %s) online\n", s->path, s->id,
+            fleet_board_name(s->info.board), s->info.firmware_version);
+    return 0;
+}
+
+static void session_ping(session_t *s)
+{
+    microt_Message req;
+    uint64_t t0 = fleet_now_ns();
+    memset(&req, 0, sizeof(req));
+    req.which_body = microt_Message_ping_tag;
+    req.body.ping.nonce = (uint32_t)t0;
+    if (session_rpc(s, &req, s->fleet->cfg.request_timeout_ms) == 0 &&
+        s->sync_reply.which_body == microt_Message_pong_tag) {
+        pthread_mutex_lock(&s->mu);
+        s->rtt_us = (uint32_t)((fleet_now_ns() - t0) / 1000u);
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+/* Sends a caller's queued message (if any) and finishes calls that want no reply. */
+static void session_serve_mailbox(session_t *s)
+{
+    microt_Message msg;
+    int want_reply, rc;
+
+    pthread_mutex_lock(&s->mu);
+    if (s->call_state != CALL_QUEUED) {
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    msg = *s->call_req;
+    want_reply = s->call_want_reply;
+    msg.id = want_reply ? ++s->next_id : 0;
+    s->call_id = msg.id;
+    s->call_state = CALL_SENT;
+    pthread_mutex_unlock(&s->mu);
+
+    rc = session_send(s, &msg, s->fleet->cfg.request_timeout_ms);
+
+    pthread_mutex_lock(&s->mu);
+    if (s->call_state == CALL_SENT && (rc != 0 || !want_reply)) {
+        s->call_result = rc;
+        s->call_state = CALL_DONE;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void session_go_offline(session_t *s, const char *reason)
+{
+    char id[FLEET_ID_CHARS];
+    int was_online;
+    pthread_mutex_lock(&s->mu);
+    was_online = s->online;
+    s->online = 0;
+    memcpy(id, s->id, sizeof(id));
+    if (s->call_state == CALL_QUEUED || s->call_state == CALL_SENT) {
+        s->call_result = MT_EOFFLINE;
+        s->call_state = CALL_DONE;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (was_online) {
+        fprintf(stderr, "microtd: %s: board %s offline (%s)\n", s->path, id, reason);
+        (void)store_device_set_state(s->fleet->store, id, "offline", reason, fleet_wall_ms());
+    }
+}
+
+static uint32_t session_new_link_id(void)
+{
+    uint32_t v = 0;
+    while (v == 0)
+        if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+            v = (uint32_t)fleet_now_ns();
+    return v;
+}
+
+/* Serves one opened port until it is lost or the fleet stops. */
+static void session_serve(session_t *s)
+{
+    const fleet_config_t *cfg = &s->fleet->cfg;
+    link_config_t lc = {
+        .window = FLEET_WINDOW,
+        .max_payload = LINK_MAX_PAYLOAD,
+        .rto_ms = FLEET_RTO_MS,
+        .max_retries = FLEET_MAX_RETRIES,
+        .session_id = session_new_link_id(),
+    };
+    uint64_t last_store_touch = 0;
+    if (link_init(&s->link, &lc, session_write, session_deliver, s) != LINK_OK)
+        return;
+    s->lost = 0;
+    s->rehello = 0;
+    if (session_hello(s) != 0)
+        return;
+    s->last_rx_ns = fleet_now_ns();
+    while (!atomic_load(&s->stop) && !s->lost) {
+        uint64_t idle_ms = (fleet_now_ns() - s->last_rx_ns) / 1000000ull;
+        if (s->rehello) {
+            s->rehello = 0;
+            if (session_hello(s) != 0)
+                break;
+            continue;
+        }
+        session_serve_mailbox(s);
+        if (idle_ms >= cfg->offline_after_ms)
+            break;
+        if (idle_ms >= cfg->ping_interval_ms) {
+            session_ping(s);
+            continue;
+        }
+        if ((fleet_now_ns() - last_store_touch) / 1000000ull >= 5000u) {
+            (void)store_device_touch(s->fleet->store, s->id, fleet_wall_ms());
+            last_store_touch = fleet_now_ns();
+        }
+        session_pump(s, 50);
+    }
+}
+
+static void *session_main(void *arg)
+{
+    session_t *s = arg;
+    while (!atomic_load(&s->stop)) {
+        int rc = transport_open(s->path, s->fleet->cfg.baud, &s->tr);
+        if (rc == 0) {
+            session_serve(s);
+            session_go_offline(s, s->lost ? "link lost" : "no answer");
+            transport_close(s->tr);
+            s->tr = NULL;
+        } else if (rc == MT_ENOTFOUND && s->from_pattern) {
+            break; /* the scanner found it once; it is gone, and a new path gets a new session */
+        }
+        for (unsigned i = 0; i < FLEET_REOPEN_MS / 50 && !atomic_load(&s->stop); i++)
+            usleep(50000);
+    }
+    return NULL;
+}
+
+/* ---- the fleet ---- */
+
+static int fleet_start_session(fleet_t *f, const char *path, int from_pattern)
+{
+    session_t *s;
+    if (f->n_sessions >= FLEET_MAX_PORTS)
+        return MT_ETOOBIG;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return MT_ENOMEM;
+    s->fleet = f;
+    snprintf(s->path, sizeof(s->path), "%s", path);
+    s->from_pattern = from_pattern;
+    s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->call_mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (s->wake_fd < 0 || pthread_create(&s->thread, NULL, session_main, s) != 0) {
+        if (s->wake_fd >= 0)
+            close(s->wake_fd);
+        free(s);
+        return MT_EIO;
+    }
+    f->sessions[f->n_sessions++] = s;
+    return 0;
+}
+
+static void fleet_free_session(session_t *s)
+{
+    atomic_store(&s->stop, 1);
+    uint64_t v = 1;
+    (void)!write(s->wake_fd, &v, sizeof(v));
+    pthread_join(s->thread, NULL);
+    close(s->wake_fd);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->call_mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+static int fleet_has_path(fleet_t *f, const char *path)
+{
+    for (unsigned i = 0; i < f->n_sessions; i++)
+        if (strcmp(f->sessions[i]->path, path) == 0)
+            return 1;
+    return 0;
+}
+
+/* Ends sessions whose thread has finished (their path vanished), starts new ones. */
+static void fleet_scan(fleet_t *f)
+{
+    pthread_mutex_lock(&f->mu);
+    for (unsigned i = 0; i < f->n_sessions;) {
+        session_t *s = f->sessions[i];
+        if (s->from_pattern && pthread_tryjoin_np(s->thread, NULL) == 0) {
+            close(s->wake_fd);
+            free(s);
+            f->sessions[i] = f->sessions[--f->n_sessions];
+            continue;
+        }
+        i++;
+    }
+    for (unsigned p = 0; p < f->n_patterns; p++) {
+        const char *pat = f->patterns[p];
+        if (strcmp(pat, "auto") == 0) {
+            char paths[16][256];
+            unsigned n = 0;
+            if (transport_list_usb(paths, 16, &n) == 0)
+                for (unsigned i = 0; i < n; i++)
+                    if (!fleet_has_path(f, paths[i]))
+                        (void)fleet_start_session(f, paths[i], 1);
+        } else if (strpbrk(pat, "*?[") != NULL) {
+            glob_t g;
+            if (glob(pat, 0, NULL, &g) == 0) {
+                for (size_t i = 0; i < g.gl_pathc; i++)
+                    if (!fleet_has_path(f, g.gl_pathv[i]))
+                        (void)fleet_start_session(f, g.gl_pathv[i], 1);
+            }
+            globfree(&g);
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void *fleet_scanner_main(void *arg)
+{
+    fleet_t *f = arg;
+    while (!atomic_load(&f->stop)) {
+        fleet_scan(f);
+        for (unsigned i = 0; i < FLEET_SCAN_MS / 50 && !atomic_load(&f->stop); i++)
+            usleep(50000);
+    }
+    return NULL;
+}
+
+int fleet_start(fleet_t **out, store_t *store, const fleet_config_t *cfg)
+{
+    fleet_t *f = calloc(1, sizeof(*f));
+    *out = NULL;
+    if (f == NULL)
+        return MT_ENOMEM;
+    f->store = store;
+    f->cfg = *cfg;
+    if (f->cfg.baud == 0)
+        f->cfg.baud = 115200;
+    if (f->cfg.ping_interval_ms == 0)
+        f->cfg.ping_interval_ms = 1000;
+    if (f->cfg.request_timeout_ms == 0)
+        f->cfg.request_timeout_ms = 3000;
+    if (f->cfg.offline_after_ms == 0)
+        f->cfg.offline_after_ms = 4000;
+    pthread_mutex_init(&f->mu, NULL);
+    for (unsigned i = 0; i < cfg->n_ports; i++) {
+        if (fleet_add_port(f, cfg->ports[i]) != 0) {
+            fleet_stop(f);
+            return MT_EINVAL;
+        }
+    }
+    if (pthread_create(&f->scanner, NULL, fleet_scanner_main, f) != 0) {
+        f->scanner = 0;
+        fleet_stop(f);
+        return MT_EIO;
+    }
+    *out = f;
+    return 0;
+}
+
+int fleet_add_port(fleet_t *f, const char *path)
+{
+    int rc = 0;
+    if (path == NULL || path[0] == '\0' || strlen(path) >= 256)
+        return MT_EINVAL;
+    pthread_mutex_lock(&f->mu);
+    if (strcmp(path, "auto") == 0 || strpbrk(path, "*?[") != NULL) {
+        if (f->n_patterns >= FLEET_MAX_PORTS)
+            rc = MT_ETOOBIG;
+        else
+            snprintf(f->patterns[f->n_patterns++], 256, "%s", path);
+    } else if (!fleet_has_path(f, path)) {
+        rc = fleet_start_session(f, path, 0);
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (rc == 0 && f->scanner == 0)
+        return 0;
+    return rc;
+}
+
+void fleet_stop(fleet_t *f)
+{
+    if (f == NULL)
+        return;
+    atomic_store(&f->stop, 1);
+    if (f->scanner != 0)
+        pthread_join(f->scanner, NULL);
+    for (unsigned i = 0; i < f->n_sessions; i++)
+        fleet_free_session(f->sessions[i]);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+/* The online session of a device (the newest, if it shows up on two ports), or NULL. */
+static session_t *fleet_find(fleet_t *f, const char *id)
+{
+    session_t *best = NULL;
+    pthread_mutex_lock(&f->mu);
+    for (unsigned i = 0; i < f->n_sessions; i++) {
+        session_t *s = f->sessions[i];
+        pthread_mutex_lock(&s->mu);
+        if (s->online && strcmp(s->id, id) == 0 &&
+            (best == NULL || s->online_since_ns > best->online_since_ns))
+            best = s;
+        pthread_mutex_unlock(&s->mu);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return best;
+}
+
+int fleet_get(fleet_t *f, const char *id, fleet_device_t *out)
+{
+    session_t *s = fleet_find(f, id);
+    if (s == NULL)
+        return MT_EOFFLINE;
+    pthread_mutex_lock(&s->mu);
+    memset(out, 0, sizeof(*out));
+    memcpy(out->id, s->id, sizeof(out->id));
+    snprintf(out->port, sizeof(out->port), "%s", s->path);
+    out->online = s->online;
+    out->rtt_us = s->rtt_us;
+    out->info = s->info;
+    pthread_mutex_unlock(&s->mu);
+    return out->online ? 0 : MT_EOFFLINE;
+}
+
+static int fleet_mail(fleet_t *f, const char *id, const microt_Message *req, microt_Message *reply,
+                      uint32_t timeout_ms)
+{
+    session_t *s = fleet_find(f, id);
+    struct timespec deadline;
+    uint64_t v = 1;
+    int rc;
+
+    if (s == NULL)
+        return MT_EOFFLINE;
+    if (timeout_ms == 0)
+        timeout_ms = f->cfg.request_timeout_ms;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000u;
+    deadline.tv_nsec += (long)(timeout_ms % 1000u) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    /* Callers of one device queue here; the wait counts against their deadline. */
+    if (pthread_mutex_timedlock(&s->call_mu, &deadline) != 0)
+        return MT_ETIMEOUT;
+    pthread_mutex_lock(&s->mu);
+    s->call_req = req;
+    s->call_reply = reply;
+    s->call_want_reply = reply != NULL;
+    s->call_state = CALL_QUEUED;
+    s->call_result = MT_ETIMEOUT;
+    (void)!write(s->wake_fd, &v, sizeof(v));
+    while (s->call_state != CALL_DONE) {
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT)
+            break;
+    }
+    rc = s->call_state == CALL_DONE ? s->call_result : MT_ETIMEOUT;
+    /* A reply arriving after the deadline finds no call and is dropped. */
+    s->call_state = CALL_IDLE;
+    s->call_req = NULL;
+    s->call_reply = NULL;
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->call_mu);
+    return rc;
+}
+
+int fleet_call(fleet_t *f, const char *id, const microt_Message *req, microt_Message *reply,
+               uint32_t timeout_ms)
+{
+    if (reply == NULL)
+        return MT_EINVAL;
+    return fleet_mail(f, id, req, reply, timeout_ms);
+}
+
+int fleet_send(fleet_t *f, const char *id, const microt_Message *msg, uint32_t timeout_ms)
+{
+    return fleet_mail(f, id, msg, NULL, timeout_ms);
+}
+
+int fleet_ping(fleet_t *f, const char *id, uint32_t *rtt_us)
+{
+    microt_Message req, reply;
+    uint64_t t0 = fleet_now_ns();
+    int rc;
+    memset(&req, 0, sizeof(req));
+    req.which_body = microt_Message_ping_tag;
+    req.body.ping.nonce = (uint32_t)t0;
+    rc = fleet_call(f, id, &req, &reply, 0);
+    if (rc != 0)
+        return rc;
+    if (reply.which_body != microt_Message_pong_tag || reply.body.pong.nonce != req.body.ping.nonce)
+        return MT_EPROTO;
+    *rtt_us = (uint32_t)((fleet_now_ns() - t0) / 1000u);
+    return 0;
+}

@@ -1,0 +1,191 @@
+/*
+ * hal_host.c — hal.h for Linux: the simulator's UART is a pty master, its flash a mapped file
+ * (sim_flash.c), its clock CLOCK_MONOTONIC scaled to the modeled part's core clock.
+ *
+ * Board facts: STM32H7A3ZI-Q — 280 MHz Cortex-M7, 2 MB flash in 8 KB sectors, 1.4 MB SRAM
+ * (DS13195 §3 "Features"); STM32L4R5ZI — 120 MHz Cortex-M4F, 2 MB flash in 4 KB pages (dual
+ * bank), 640 KB SRAM (DS12902 §3). Flash programming granules: 128 bits on H7A3 (RM0455 §4),
+ * 64 bits on L4R5 (RM0432 §3).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hal.h"
+#include "microt.pb.h"
+#include "microt_core.h"
+#include "sim_port.h"
+
+sim_port_t sim;
+
+static const hal_board_t sim_boards[] = {
+    {microt_BoardKind_BOARD_H7A3ZI, "h7a3zi", 280000000u, 1400u * 1024u, 2048u * 1024u},
+    {microt_BoardKind_BOARD_L4R5ZI, "l4r5zi", 120000000u, 640u * 1024u, 2048u * 1024u},
+};
+
+#define SIM_META_MAGIC 0x4D54424Fu /* "MTBO": boot counter record */
+
+const hal_board_t *sim_board_by_name(const char *name)
+{
+    for (unsigned i = 0; i < sizeof(sim_boards) / sizeof(sim_boards[0]); i++)
+        if (strcmp(sim_boards[i].name, name) == 0)
+            return &sim_boards[i];
+    return NULL;
+}
+
+static uint64_t sim_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void sim_port_reset(void)
+{
+    /* The boot counter lives in the last bytes of flash, like a real board's EEPROM emulation. */
+    uint8_t *meta = sim.flash.base + sim.flash.size_bytes - SIM_META_BYTES;
+    uint32_t rec[2];
+    memcpy(rec, meta, sizeof(rec));
+    sim.boot_count = rec[0] == SIM_META_MAGIC ? rec[1] + 1u : 1u;
+    rec[0] = SIM_META_MAGIC;
+    rec[1] = sim.boot_count;
+    memcpy(meta, rec, sizeof(rec));
+    sim_flash_sync(&sim.flash);
+    sim.boot_time_ns = sim_now_ns();
+}
+
+const hal_board_t *hal_board(void)
+{
+    return &sim.board;
+}
+
+void hal_uid(uint8_t uid[HAL_UID_BYTES])
+{
+    memcpy(uid, sim.uid, HAL_UID_BYTES);
+}
+
+uint32_t hal_millis(void)
+{
+    return (uint32_t)((sim_now_ns() - sim.boot_time_ns) / 1000000ull);
+}
+
+uint64_t hal_cycles(void)
+{
+    uint64_t ns = sim_now_ns() - sim.boot_time_ns;
+    return ns / 1000u * (sim.board.cpu_hz / 1000000u) + (ns % 1000u) * (sim.board.cpu_hz / 1000000u) / 1000u;
+}
+
+void hal_uart_write(const uint8_t *buf, size_t len)
+{
+    /* Like a UART with nobody listening, bytes the pty cannot take within 100 ms are lost; the
+     * link layer retransmits what mattered. */
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(sim.uart_fd, buf + done, len - done);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd pfd = {.fd = sim.uart_fd, .events = POLLOUT};
+            if (poll(&pfd, 1, 100) > 0)
+                continue;
+        }
+        return;
+    }
+}
+
+size_t hal_uart_read(uint8_t *buf, size_t cap)
+{
+    ssize_t n = read(sim.uart_fd, buf, cap);
+    return n > 0 ? (size_t)n : 0u;
+}
+
+void hal_wait(uint32_t timeout_ms)
+{
+    struct pollfd pfd = {.fd = sim.uart_fd, .events = POLLIN};
+    if (timeout_ms > 1000u)
+        timeout_ms = 1000u;
+    (void)poll(&pfd, 1, (int)timeout_ms);
+}
+
+static uint32_t sim_region_offset(hal_region_t region)
+{
+    return SIM_FW_BYTES + (uint32_t)region * SIM_SLOT_BYTES;
+}
+
+hal_region_info_t hal_flash_region(hal_region_t region)
+{
+    hal_region_info_t info = {0, 0, 0};
+    if ((unsigned)region >= HAL_REGION_COUNT)
+        return info;
+    info.size_bytes = SIM_SLOT_BYTES;
+    info.erase_bytes = sim.flash.page_bytes;
+    info.program_bytes = sim.board.board_kind == microt_BoardKind_BOARD_H7A3ZI ? 16u : 8u;
+    return info;
+}
+
+const uint8_t *hal_flash_map(hal_region_t region)
+{
+    if ((unsigned)region >= HAL_REGION_COUNT)
+        return NULL;
+    return sim.flash.base + sim_region_offset(region);
+}
+
+hal_status_t hal_flash_erase(hal_region_t region, uint32_t offset, uint32_t len)
+{
+    hal_region_info_t info = hal_flash_region(region);
+    if (info.size_bytes == 0 || offset % info.erase_bytes != 0 || len % info.erase_bytes != 0 ||
+        offset > info.size_bytes || len > info.size_bytes - offset)
+        return HAL_EINVAL;
+    memset(sim.flash.base + sim_region_offset(region) + offset, 0xFF, len);
+    return HAL_OK;
+}
+
+hal_status_t hal_flash_program(hal_region_t region, uint32_t offset, const uint8_t *data, uint32_t len)
+{
+    hal_region_info_t info = hal_flash_region(region);
+    uint8_t *dst;
+    if (info.size_bytes == 0 || offset % info.program_bytes != 0 || len % info.program_bytes != 0 ||
+        offset > info.size_bytes || len > info.size_bytes - offset)
+        return HAL_EINVAL;
+    /* Programming only clears bits, as on the real part: writing over unerased flash shows up as
+     * a verification failure instead of silently succeeding. */
+    dst = sim.flash.base + sim_region_offset(region) + offset;
+    for (uint32_t i = 0; i < len; i++)
+        dst[i] &= data[i];
+    return HAL_OK;
+}
+
+const char *hal_firmware_version(void)
+{
+    return MICROT_FW_VERSION;
+}
+
+uint32_t hal_boot_count(void)
+{
+    return sim.boot_count;
+}
+
+void hal_reboot(hal_boot_target_t target)
+{
+    sim_flash_sync(&sim.flash);
+    sim.reboot_target = target;
+    longjmp(sim.reset_jmp, 1);
+}
+
+void hal_watchdog_kick(void)
+{
+}
+
+bool hal_camera_capture(uint8_t *buf, uint32_t width, uint32_t height)
+{
+    (void)buf;
+    (void)width;
+    (void)height;
+    return false; /* no camera folder support in this port yet: CAP_CAPTURE is not reported */
+}
