@@ -209,6 +209,8 @@ personal_status_t personal_train(personal_t *p, const personal_train_cfg_t *cfg,
     size_t used = (size_t)((const uint8_t *)p->cache.part - p->region) +
                   (size_t)p->cache.count * feat_cache_sample_bytes(p->part_dim, p->full_dim);
     out->peak_ram_bytes = (uint32_t)(p->model->arena_bytes + used + sizeof(stage_t));
+    out->part_report = rp;
+    out->full_report = rf;
     return PERSONAL_OK;
 }
 

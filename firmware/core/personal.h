@@ -65,6 +65,7 @@ typedef struct {
     uint64_t calibrate_cycles;  /* both heads on the hold-out */
     double extract_energy_nj, train_energy_nj, calibrate_energy_nj;
     uint32_t peak_ram_bytes;    /* engine arena + this session's region use + stage record */
+    head_train_report_t part_report, full_report;   /* the optimiser's own figures */
 } personal_train_result_t;
 
 typedef struct {
