@@ -27,7 +27,7 @@
 #include "mt_err.h"
 
 #define AN3155_SYNC 0x7Fu
-#define AN3155_RESYNC_MAX_BYTES 640u /* longest pending command: an erase list of 256 pages */
+#define AN3155_RESYNC_MAX_BYTES 1040u /* longest pending command: an erase list of 512 pages */
 #define AN3155_RESYNC_BATCH 16u
 
 static uint64_t an_now_ms(void)
