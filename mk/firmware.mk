@@ -33,6 +33,20 @@ FW_LD_qemu-an386 := firmware/ports/mps2/mps2.ld
 FW_LD_qemu-an500 := firmware/ports/mps2/mps2.ld
 FW_LD_nucleo-h7a3zi := firmware/ports/nucleo-h7a3zi/link.ld
 FW_LD_nucleo-l4r5zi := firmware/ports/nucleo-l4r5zi/link.ld
+# The core's static memory per board (firmware/core/personalize.h: "a port for a smaller part
+# lowers the two static sizes at build time"). The NUCLEO boards get their own core library with
+# the pool sized to what their SRAM holds next to the 192 KiB engine arena and the rest of the
+# firmware (~72 KiB), and no camera frame buffer (no camera: capture answers "no camera" before
+# the size matters). The QEMU boards (4 MiB) use the core's defaults, the simulator's.
+#   H7A3: 1 MiB AXI SRAM - 192 KiB arena - ~72 KiB = 760 KiB -> 736 KiB pool
+#   L4R5: 640 KiB - 32 KiB stack - 192 KiB arena - ~72 KiB = 344 KiB -> 320 KiB pool
+FW_CORE_DEFS_nucleo-h7a3zi := -DPERSONALIZE_POOL_BYTES=753664u -DCAPTURE_MAX_BYTES=3u
+FW_CORE_DEFS_nucleo-l4r5zi := -DPERSONALIZE_POOL_BYTES=327680u -DCAPTURE_MAX_BYTES=3u
+FW_CORELIB_qemu-an386 := m4
+FW_CORELIB_qemu-an500 := m7
+FW_CORELIB_nucleo-h7a3zi := h7a3zi
+FW_CORELIB_nucleo-l4r5zi := l4r5zi
+
 FW_INC_qemu-an386 := -Ifirmware/ports/mps2
 FW_INC_qemu-an500 := -Ifirmware/ports/mps2
 # `make firmware FW_VERSION=1.2.3` stamps that version into the images (at most 31 printable
@@ -46,7 +60,7 @@ define FW_BOARD
 FW_FLAGS_$(1) := $$(ARM_CFLAGS) $$(ARM_$$(call fw_upper,$$(FW_CPU_$(1)))) -I$$(FW_CM) \
   -Ifirmware/ports/$(1) $$(FW_INC_$(1)) -DMICROT_BOARD=\"$(1)\"
 FW_OBJS_$(1) := $$(call fw_obj,$(1),$$(FW_SRCS_$(1)) $$(FW_CM_SRCS))
-FW_LIB_$(1) := $(B)/arm/$$(FW_CPU_$(1))/libcore.a
+FW_LIB_$(1) := $(B)/arm/$$(FW_CORELIB_$(1))/libcore.a
 FW_ELF_DEPS_$(1) := $$(FW_OBJS_$(1)) $$(FW_LIB_$(1)) $$(FW_LD_$(1)) $(FW_CM)/cortex-m-sections.ld
 
 $(B)/firmware/$(1)/obj/%.o: %.c | $(GEN_H) $(NANOPB_SRC)/pb_decode.c
@@ -139,6 +153,11 @@ $(B)/arm/$(1)/firmware/core/nn/%.o: firmware/core/nn/%.c | $(GEN_H) $(NANOPB_SRC
 endef
 $(eval $(call FW_HOT_RULE,m4,$(ARM_M4)))
 $(eval $(call FW_HOT_RULE,m7,$(ARM_M7)))
+# Per-board core libraries of the NUCLEO boards (their memory sizes, above).
+$(eval $(call ARM_TARGET,h7a3zi,$(ARM_M7) $(FW_CORE_DEFS_nucleo-h7a3zi)))
+$(eval $(call ARM_TARGET,l4r5zi,$(ARM_M4) $(FW_CORE_DEFS_nucleo-l4r5zi)))
+$(eval $(call FW_HOT_RULE,h7a3zi,$(ARM_M7) $(FW_CORE_DEFS_nucleo-h7a3zi)))
+$(eval $(call FW_HOT_RULE,l4r5zi,$(ARM_M4) $(FW_CORE_DEFS_nucleo-l4r5zi)))
 # Per-CPU core libraries with the reference kernels only (the Makefile's ARM_TARGET template).
 $(eval $(call ARM_TARGET,m4ref,$(ARM_M4) -DNN_NO_SIMD))
 $(eval $(call ARM_TARGET,m7ref,$(ARM_M7) -DNN_NO_SIMD))

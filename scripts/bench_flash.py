@@ -7,8 +7,10 @@ usage: bench_flash.py [--build build] [--size-kib 256] [--baud 115200] [--turn-l
 Both tools flash the same generated image (scripts/gen_flash_image.py: 256 KiB for the L4R5,
 25% of the pages blank, section tails padded with 0xFF) onto a freshly erased simulated STM32L4R5
 (build/bootrom-sim: the simulator's ROM bootloader on a pty, paced by its line model at 11 bits
-per byte for 8E1 and the turn latency at each change of direction). Each run is timed from the
-tool's start to its exit, and the part's flash is checked against the image afterwards.
+per byte for 8E1 and the turn latency at each change of direction). The two tools run at the
+same time, each on its own simulated part, so both see the same machine load (the work is almost
+all waiting on the modeled wire). Each run is timed from the tool's start to its exit, and each
+part's flash is checked against the image afterwards.
   stm32flash: -w IMG -v -S 0x08000000 (write with verify: each block read back), -m 8n1 (a pty);
   daemon:     microt-flash PORT IMG (compare, erase, write, verify by read back, Go).
 Then the daemon re-flashes the same image on the now programmed part (the common "nothing
@@ -16,7 +18,7 @@ changed" case). Figures go to stdout and to build/bench.json through scripts/ben
   flash.time_ratio_vs_stm32flash  daemon time / stm32flash time (lower is better)
   flash.daemon_s, flash.stm32flash_s, flash.daemon_reflash_s
 """
-import argparse, os, shutil, signal, subprocess, sys, tempfile, time
+import argparse, os, shutil, signal, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = 0x08000000
@@ -43,14 +45,25 @@ def stop_sim(sim):
         sim.kill()
 
 
-def timed(cmd):
-    t0 = time.monotonic()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       timeout=600)
-    dt = time.monotonic() - t0
-    if p.returncode != 0:
-        sys.exit("bench_flash: %s failed:\n%s" % (" ".join(cmd), p.stdout[-2000:]))
-    return dt, p.stdout
+def start_timed(cmd):
+    """Starts cmd; a thread waits for it so its end time is its own, not when we look."""
+    run = {"cmd": cmd, "t0": time.monotonic()}
+    run["p"] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait():
+        run["out"], _ = run["p"].communicate(timeout=600)
+        run["t1"] = time.monotonic()
+
+    run["th"] = threading.Thread(target=wait)
+    run["th"].start()
+    return run
+
+
+def finish_timed(run):
+    run["th"].join()
+    if run["p"].returncode != 0:
+        sys.exit("bench_flash: %s failed:\n%s" % (" ".join(run["cmd"]), run["out"][-2000:]))
+    return run["t1"] - run["t0"], run["out"]
 
 
 def check_flash(flash, img):
@@ -83,22 +96,25 @@ def main():
         print("bench_flash: %d KiB image (%d%% blank pages), L4R5, %d baud 8E1 (11 bits/byte), "
               "%d us per turn" % (a.size_kib, a.blank_pct, a.baud, a.turn_latency_us))
 
-        sim, pty, flash = start_sim(b, tmp, "ref", a.baud, a.turn_latency_us)
-        t_ref, _ = timed([stm32flash, "-m", "8n1", "-b", str(a.baud), "-w", img, "-v", "-S",
-                          hex(BASE), pty])
-        stop_sim(sim)
-        check_flash(flash, img)
+        # Both tools run at the same time, each on its own simulated part: they see the same
+        # machine load, and the run takes the longer of the two instead of their sum.
+        sim_r, pty_r, flash_r = start_sim(b, tmp, "ref", a.baud, a.turn_latency_us)
+        sim_d, pty_d, flash_d = start_sim(b, tmp, "daemon", a.baud, a.turn_latency_us)
+        runs = [start_timed([stm32flash, "-m", "8n1", "-b", str(a.baud), "-w", img, "-v", "-S",
+                             hex(BASE), pty_r]),
+                start_timed([os.path.join(b, "microt-flash"), "-q", pty_d, img])]
+        (t_ref, _), (t_d, out) = [finish_timed(r) for r in runs]
+        stop_sim(sim_r)
+        check_flash(flash_r, img)
         print("bench_flash: stm32flash -w -v   %7.2f s" % t_ref)
-
-        sim, pty, flash = start_sim(b, tmp, "daemon", a.baud, a.turn_latency_us)
-        t_d, out = timed([os.path.join(b, "microt-flash"), "-q", pty, img])
         print("bench_flash: daemon flasher     %7.2f s  (%s)" % (t_d, out.strip()))
         t_re = None
         if not a.no_reflash:
-            t_re, out = timed([os.path.join(b, "microt-flash"), "-q", pty, img])
+            t_re, out = finish_timed(start_timed([os.path.join(b, "microt-flash"), "-q", pty_d,
+                                                  img]))
             print("bench_flash: daemon re-flash    %7.2f s  (%s)" % (t_re, out.strip()))
-        stop_sim(sim)
-        check_flash(flash, img)
+        stop_sim(sim_d)
+        check_flash(flash_d, img)
 
         ratio = t_d / t_ref
         print("bench_flash: flash.time_ratio_vs_stm32flash = %.3f" % ratio)

@@ -142,6 +142,18 @@ static void make_image(uint8_t *raw, const char *version, uint8_t salt)
     assert_int_equal(fw_header_stamp(raw, IMG_BYTES, version, 0x470), FW_HEADER_OK);
 }
 
+/* On a failure, what the simulator said helps more than our side alone. */
+static void dump_sim_log(void)
+{
+    FILE *f = fopen(b.log, "r");
+    char line[256];
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof(line), f) != NULL)
+        fprintf(stderr, "sim| %s", line);
+    fclose(f);
+}
+
 static int flash(const uint8_t *raw, flasher_entry_t entry, flasher_stats_t *st, char *err,
                  size_t err_len)
 {
@@ -174,16 +186,20 @@ static void test_flash_boot_and_update_by_rpc(void **state)
     char err[300];
     make_image(raw, "5.0.1", 1);
     int rc = flash(raw, FLASHER_ENTRY_NONE, &st, err, sizeof(err));
-    if (rc != MT_OK)
+    if (rc != MT_OK) {
+        dump_sim_log();
         fail_msg("first flash: %s", err);
+    }
     assert_int_equal(st.chip_id, 0x470);
     assert_int_equal(st.go_addr, 0x08000000u);
     assert_string_equal(hello_version(1), "5.0.1");
 
     make_image(raw, "5.0.2", 2);
     rc = flash(raw, FLASHER_ENTRY_RPC, &st, err, sizeof(err));
-    if (rc != MT_OK)
+    if (rc != MT_OK) {
+        dump_sim_log();
         fail_msg("update by RPC: %s", err);
+    }
     assert_int_equal(st.pages_written, 10);
     assert_string_equal(hello_version(2), "5.0.2");
 

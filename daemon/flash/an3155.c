@@ -27,7 +27,7 @@
 #include "mt_err.h"
 
 #define AN3155_SYNC 0x7Fu
-#define AN3155_RESYNC_MAX_BYTES 640u /* longest pending command: an erase list of 256 pages */
+#define AN3155_RESYNC_MAX_BYTES 1040u /* longest pending command: an erase list of 512 pages */
 #define AN3155_RESYNC_BATCH 16u
 
 static uint64_t an_now_ms(void)
@@ -251,10 +251,10 @@ int an3155_resync(an3155_t *bl)
 
 /* Sends the autobaud byte: a fresh bootloader ACKs it; an idle synchronised one takes it as a
  * command byte and NACKs the second. */
-static int an_sync(an3155_t *bl)
+static int an_sync(an3155_t *bl, uint32_t quiet_ms)
 {
     uint8_t sync = AN3155_SYNC, b;
-    an_drain(bl, 10, 1000);
+    an_drain(bl, quiet_ms, 4 * quiet_ms + 1000);
     for (int i = 0; i < 2; i++) {
         int err = an_write(bl, &sync, 1);
         if (err != MT_OK)
@@ -279,6 +279,8 @@ static int an_get(an3155_t *bl)
     err = an_read(bl, &n, 1, an_deadline(bl, 1, 0), NULL);
     if (err != MT_OK)
         return an_fail(bl, err, "Get: no length byte");
+    if (n < 3 || n > 31)
+        return an_fail(bl, MT_EPROTO, "Get: implausible length %u", n);
     err = an_read(bl, buf, (size_t)n + 1, an_deadline(bl, (size_t)n + 1, 0), NULL);
     if (err != MT_OK)
         return an_fail(bl, err, "Get: reply cut short");
@@ -298,6 +300,10 @@ static int an_get_version(an3155_t *bl)
     err = an_read(bl, b, 3, an_deadline(bl, 3, 0), NULL);
     if (err != MT_OK)
         return an_fail(bl, err, "Get Version: reply cut short");
+    /* Protocol versions are 1.0..4.x; once Get told us ours, it must not change. A reply that
+     * is not this is stale bytes, not the bootloader speaking. */
+    if (b[0] < 0x10 || b[0] > 0x4F || (bl->bl_version != 0 && b[0] != bl->bl_version))
+        return an_fail(bl, MT_EPROTO, "Get Version: implausible version 0x%02x", b[0]);
     bl->option1 = b[1];
     bl->option2 = b[2];
     return an_ack(bl, an_deadline(bl, 1, 0), "Get Version (end)");
@@ -348,10 +354,10 @@ int an3155_get_id(an3155_t *bl, uint16_t *chip_id)
     return an_ack(bl, an_deadline(bl, 1, 0), "Get ID (end)");
 }
 
-int an3155_connect(an3155_t *bl)
+static int an_connect(an3155_t *bl, uint32_t quiet_ms)
 {
     /* an_sync() ends with an_settle(), which already ran Get Version. */
-    int err = an_sync(bl);
+    int err = an_sync(bl, quiet_ms);
     if (err != MT_OK)
         return err;
     if ((err = an_get(bl)) != MT_OK || (err = an3155_get_id(bl, NULL)) != MT_OK)
@@ -361,6 +367,18 @@ int an3155_connect(an3155_t *bl)
         return an_fail(bl, MT_EPROTO, "bootloader v%u.%u lacks read/write/erase commands",
                        bl->bl_version >> 4, bl->bl_version & 15u);
     return MT_OK;
+}
+
+int an3155_connect(an3155_t *bl)
+{
+    return an_connect(bl, 10);
+}
+
+int an3155_reconnect(an3155_t *bl)
+{
+    /* After a failed exchange the bootloader may still be sending (a read reply we gave up
+     * on): wait for a quiet line as long as a reply may take before probing it. */
+    return an_connect(bl, bl->t.reply_ms);
 }
 
 bool an3155_has_cmd(const an3155_t *bl, uint8_t cmd)

@@ -6,13 +6,15 @@
  * file (--flash FILE), so a restarted simulator keeps the models it was given.
  *
  *   microt-sim --pty /tmp/board0 --board h7a3zi|l4r5zi [--uid HEX24] [--flash FILE]
- *              [--bootloader] [--baud N] [--turn-latency-us N]
+ *              [--bootloader] [--baud N] [--turn-latency-us N] [--camera DIR]
  *
+ * --baud paces the serial line like a real UART behind a USB adapter whose latency is
+ * --turn-latency-us: the application's 8N1 link through sim_uart.h (full duplex), the ROM
+ * bootloader's 8E1 traffic through sim_line.h (half duplex, as AN3155 is). --camera gives the
+ * board a camera whose frames are the PGM/PPM files of DIR (sim_camera.h).
  * --bootloader starts the part in its ROM bootloader (sim_bootrom.c, AN3155), as BOOT0 high
  * would; Reboot{BOOTLOADER} gets there too. After a Go to a bootable image the firmware starts
- * and reports the version in that image's header; a Go to a blank or broken image falls back to
- * the bootloader. --baud/--turn-latency-us pace the bootloader's traffic like a real UART
- * (sim_line.h; 0 = unpaced).
+ * and reports the version in that image's header; a Go to a blank image stays in the bootloader.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,8 +29,10 @@
 
 #include "microt_core.h"
 #include "sim_bootrom.h"
+#include "sim_camera.h"
 #include "sim_line.h"
 #include "sim_port.h"
+#include "sim_uart.h"
 
 static volatile sig_atomic_t sim_stop;
 static char sim_link_path[4096];
@@ -81,8 +85,9 @@ static void sim_usage(FILE *out)
             "  --uid HEX24    96-bit unique ID as 24 hex digits (default: derived from --pty)\n"
             "  --flash FILE   persistent flash image (default: memory only)\n"
             "  --bootloader   start in the ROM bootloader (AN3155 over the pty)\n"
-            "  --baud N       pace the bootloader's traffic at N baud 8E1 (default 0: unpaced)\n"
-            "  --turn-latency-us N  latency at each turn of direction (default 0)\n");
+            "  --baud N       pace the serial line at N baud (default 0: unpaced)\n"
+            "  --turn-latency-us N  adapter latency at each turn of direction (default 0)\n"
+            "  --camera DIR   camera frames: the .pgm/.ppm files of DIR, in name order\n");
 }
 
 static int sim_parse_uid(const char *hex, uint8_t uid[HAL_UID_BYTES])
@@ -159,15 +164,17 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"pty", required_argument, NULL, 'p'},   {"board", required_argument, NULL, 'b'},
         {"uid", required_argument, NULL, 'u'},   {"flash", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},        {"bootloader", no_argument, NULL, 'B'},
-        {"baud", required_argument, NULL, 'r'},  {"turn-latency-us", required_argument, NULL, 't'},
-        {NULL, 0, NULL, 0},
+        {"baud", required_argument, NULL, 'B'},  {"turn-latency-us", required_argument, NULL, 'L'},
+        {"camera", required_argument, NULL, 'c'}, {"bootloader", no_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     const char *pty_link = NULL, *board_name = "h7a3zi", *uid_hex = NULL, *flash_path = NULL;
+    const char *camera_dir = NULL;
+    unsigned long baud = 0, turn_latency_us = 0;
+    char *end;
     const hal_board_t *board;
     char slave_name[128];
     int c, rc = 1;
-    unsigned long baud = 0, turn_us = 0;
     struct sigaction sa;
 
     while ((c = getopt_long(argc, argv, "p:b:u:f:h", opts, NULL)) != -1) {
@@ -176,10 +183,23 @@ int main(int argc, char **argv)
         case 'b': board_name = optarg; break;
         case 'u': uid_hex = optarg; break;
         case 'f': flash_path = optarg; break;
+        case 'c': camera_dir = optarg; break;
+        case 'B':
+        case 'L':
+            errno = 0;
+            if (c == 'B')
+                baud = strtoul(optarg, &end, 10);
+            else
+                turn_latency_us = strtoul(optarg, &end, 10);
+            if (errno != 0 || *end != '\0' || end == optarg || (c == 'B' && baud > 20000000ul) ||
+                (c == 'L' && turn_latency_us > 1000000ul)) {
+                fprintf(stderr, "microt-sim: bad --%s '%s'\n", c == 'B' ? "baud" : "turn-latency-us",
+                        optarg);
+                return 2;
+            }
+            break;
         case 'h': sim_usage(stdout); return 0;
-        case 'B': sim_in_bootrom = 1; break;
-        case 'r': baud = strtoul(optarg, NULL, 0); break;
-        case 't': turn_us = strtoul(optarg, NULL, 0); break;
+        case 'R': sim_in_bootrom = 1; break;
         default: sim_usage(stderr); return 2;
         }
     }
@@ -187,11 +207,7 @@ int main(int argc, char **argv)
         sim_usage(stderr);
         return 2;
     }
-    if (baud > 10000000ul || turn_us > 1000000ul) {
-        sim_usage(stderr);
-        return 2;
-    }
-    sim_line_init(&sim_line, (uint32_t)baud, (uint32_t)turn_us);
+    sim_line_init(&sim_line, (uint32_t)baud, (uint32_t)turn_latency_us);
     board = sim_board_by_name(board_name);
     if (board == NULL) {
         fprintf(stderr, "microt-sim: unknown board '%s' (h7a3zi or l4r5zi)\n", board_name);
@@ -216,6 +232,15 @@ int main(int argc, char **argv)
     if (sim_open_pty(&sim.uart_fd, &sim_slave_fd, slave_name, sizeof(slave_name)) != 0) {
         fprintf(stderr, "microt-sim: cannot open a pseudo-terminal: %s\n", strerror(errno));
         goto out;
+    }
+    sim_uart_init(sim.uart_fd, (uint32_t)baud, (uint32_t)turn_latency_us);
+    if (sim_camera_open(camera_dir) != 0) {
+        fprintf(stderr, "microt-sim: cannot open camera folder '%s': %s\n", camera_dir, strerror(errno));
+        goto out;
+    }
+    if (camera_dir != NULL) {
+        sim.camera_dir = camera_dir;
+        sim.board.features |= HAL_FEATURE_CAMERA;
     }
     if (sim_make_link(slave_name, pty_link) != 0) {
         fprintf(stderr, "microt-sim: cannot create %s: %s\n", pty_link, strerror(errno));
