@@ -47,8 +47,8 @@ FW_CORELIB_qemu-an500 := m7
 FW_CORELIB_nucleo-h7a3zi := h7a3zi
 FW_CORELIB_nucleo-l4r5zi := l4r5zi
 
-FW_INC_qemu-an386 := -Ifirmware/ports/mps2
-FW_INC_qemu-an500 := -Ifirmware/ports/mps2
+FW_INC_qemu-an386 := -Ifirmware/ports/mps2 -DCM_RING_BYTES=16384u
+FW_INC_qemu-an500 := -Ifirmware/ports/mps2 -DCM_RING_BYTES=16384u
 # `make firmware FW_VERSION=1.2.3` stamps that version into the images (at most 31 printable
 # characters); by default they carry MICROT_FW_VERSION (firmware/core/microt_core.h).
 FW_VERSION ?=

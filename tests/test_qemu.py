@@ -67,6 +67,10 @@ def test_board(name):
         check(m is not None and m.group(2) is not None,
               f"{name}: boot counter log survives wrap-around and a torn record ({m and m.group(0)})")
 
+        a.write(b"k")
+        got = a.read_until(b"\n", timeout_s=30)
+        check(got == b"kick ok\n", f"{name}: a refreshed watchdog does not fire ({got!r})")
+
         a.write(b"w")
         again = banner(a)
         check(again is not None and again[2] == 3 and again[3] == 0,

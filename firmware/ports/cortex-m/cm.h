@@ -125,7 +125,9 @@ void cm_tick_hook(void);
 
 /* Receive ring for the serial line: the UART interrupt pushes, the main loop pops. Single
  * producer, single consumer; a byte that finds the ring full is counted and dropped. */
-#define CM_RING_BYTES 4096u
+#ifndef CM_RING_BYTES
+#define CM_RING_BYTES 4096u /* a power of two; a port may size it with -DCM_RING_BYTES */
+#endif
 typedef struct {
     volatile uint32_t head; /* written by the ISR */
     volatile uint32_t tail; /* written by the main loop */

@@ -140,10 +140,24 @@ void port_irq(uint32_t irq)
     CM_NVIC_ICER(irq / 32u) = 1u << (irq % 32u);
 }
 
+/* A real UART's wire always takes the next byte; a pty does not when the host stops reading it,
+ * and a firmware spinning on TXFULL then stops taking received bytes too: with a host blocked
+ * writing to it, both sides wait for each other. Like the simulator's port, bytes the line cannot
+ * take within MPS2_TX_STALL_MS are dropped (counted); the link layer retransmits what mattered. */
+#define MPS2_TX_STALL_MS 100u
+static uint32_t mps2_tx_dropped;
+
 void hal_uart_write(const uint8_t *buf, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        while (UART_STATE & UART_STATE_TXFULL) {
+        if (UART_STATE & UART_STATE_TXFULL) {
+            uint32_t start = hal_millis();
+            while ((UART_STATE & UART_STATE_TXFULL) && hal_millis() - start < MPS2_TX_STALL_MS) {
+            }
+            if (UART_STATE & UART_STATE_TXFULL) {
+                mps2_tx_dropped += (uint32_t)(len - i);
+                return;
+            }
         }
         UART_DATA = buf[i];
     }
@@ -183,6 +197,8 @@ const char *hal_firmware_version(void) { return cm_fw_version(); }
 
 uint32_t mps2_uart_overrun_count(void) { return mps2_uart_overruns + mps2_rx.dropped; }
 
+uint32_t mps2_uart_tx_dropped(void) { return mps2_tx_dropped; }
+
 void hal_reboot(hal_boot_target_t target)
 {
     if (target == HAL_BOOT_BOOTLOADER) {
@@ -196,7 +212,14 @@ void hal_reboot(hal_boot_target_t target)
     }
 }
 
-void hal_watchdog_kick(void) { WDOG_INTCLR = 1u; }
+/* WDOGLOCK guards every other register, the reload (INTCLR) included (DDI 0479C 4.8.2): a kick
+ * unlocks, reloads and locks again, so a stray write cannot stop the watchdog. */
+void hal_watchdog_kick(void)
+{
+    WDOG_LOCK = WDOG_UNLOCK_KEY;
+    WDOG_INTCLR = 1u;
+    WDOG_LOCK = 0u;
+}
 
 void mps2_watchdog_set_timeout_ms(uint32_t timeout_ms)
 {

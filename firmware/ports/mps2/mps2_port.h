@@ -16,4 +16,7 @@ void mps2_watchdog_set_timeout_ms(uint32_t timeout_ms);
 /* Bytes lost on receive (UART overrun or ring full) since boot. */
 uint32_t mps2_uart_overrun_count(void);
 
+/* Bytes hal_uart_write dropped because the host did not read the pty for 100 ms. */
+uint32_t mps2_uart_tx_dropped(void);
+
 #endif /* MICROT_MPS2_PORT_H */

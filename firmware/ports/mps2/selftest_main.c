@@ -12,6 +12,9 @@
  *   'b'               reboots into the bootloader (QEMU exits with MPS2_EXIT_BOOTLOADER)
  *   'l'               exercises the boot counter log beyond one sector (wrap-around erase)
  *                     and past a corrupted record; prints "log ok <count>\n" or "log FAIL\n"
+ *   'k'               sets a 20 ms watchdog time-out and keeps refreshing it through 100 ms of
+ *                     busy work: prints "kick ok\n" (a refresh that did not reach the watchdog
+ *                     would reset the part instead), then restores the time-out
  *   'w'               stops refreshing the watchdog (50 ms time-out) and spins: the watchdog
  *                     must reset the part (the banner comes again with boot + 1)
  *   'x'               exits QEMU with the number of failed checks as status
@@ -217,6 +220,17 @@ int main(void)
                     st_puts("log FAIL\n");
                 }
                 break;
+            case 'k': {
+                mps2_watchdog_set_timeout_ms(20u);
+                uint32_t start = hal_millis();
+                while (hal_millis() - start < 100u) {
+                    hal_watchdog_kick();
+                    (void)st_counted_loop(); /* 2 M instructions = 2 ms of virtual time */
+                }
+                mps2_watchdog_set_timeout_ms(10000u);
+                st_puts("kick ok\n");
+                break;
+            }
             case 'w':
                 mps2_watchdog_set_timeout_ms(50u);
                 for (;;) {
