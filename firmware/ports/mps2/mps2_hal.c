@@ -41,13 +41,16 @@
 #define UART_STATE_RXFULL (1u << 1)
 #define UART_CTRL_TXEN (1u << 0)
 #define UART_CTRL_RXEN (1u << 1)
+#define UART_CTRL_TXIRQEN (1u << 2)
 #define UART_CTRL_RXIRQEN (1u << 3)
 #define UART_CTRL_RXOVIRQEN (1u << 5)
+#define UART_INT_TX (1u << 0)
 #define UART_INT_RX (1u << 1)
 #define UART_INT_RXOV (1u << 3)
 /* MPS2 interrupt map (AN385/AN386/AN500 "Interrupt map"; QEMU hw/arm/mps2.c): UART0 RX = 0,
- * UARTs 0-2 overflow combined = 12. */
+ * UART0 TX = 1, UARTs 0-2 overflow combined = 12. */
 #define UART0_RX_IRQ 0u
+#define UART0_TX_IRQ 1u
 #define UART_OVF_IRQ 12u
 
 /* CMSDK APB watchdog, DDI 0479C table 4-22. */
@@ -76,6 +79,7 @@ typedef struct {
 __attribute__((section(".noinit"))) static mps2_noinit_t mps2_noinit;
 
 static cm_ring_t mps2_rx;
+static void mps2_tx_pump(void);
 static uint32_t mps2_uart_overruns;
 static uint8_t mps2_uid_bytes[HAL_UID_BYTES];
 static cm_flash_layout_t mps2_layout;
@@ -126,6 +130,11 @@ uint64_t hal_cycles(void) { return cm_systick_ticks() * MPS2_NS_PER_TICK; }
 
 void port_irq(uint32_t irq)
 {
+    if (irq == UART0_TX_IRQ) {
+        UART_INTSTATUS = UART_INT_TX;
+        mps2_tx_pump();
+        return;
+    }
     if (irq == UART0_RX_IRQ || irq == UART_OVF_IRQ) {
         uint32_t status = UART_INTSTATUS;
         if (status & UART_INT_RXOV) {
@@ -140,27 +149,47 @@ void port_irq(uint32_t irq)
     CM_NVIC_ICER(irq / 32u) = 1u << (irq % 32u);
 }
 
-/* A real UART's wire always takes the next byte; a pty does not when the host stops reading it,
- * and a firmware spinning on TXFULL then stops taking received bytes too: with a host blocked
- * writing to it, both sides wait for each other. Like the simulator's port, bytes the line cannot
- * take within MPS2_TX_STALL_MS are dropped (counted); the link layer retransmits what mattered. */
+/* Transmit through a ring drained by the TX interrupt, so the firmware never spins on the UART:
+ * a pty moves one byte per QEMU main-loop turn, and a firmware waiting on TXFULL stops taking
+ * received bytes too (with a host blocked writing to it, both sides wait for each other). When
+ * the ring is full for MPS2_TX_STALL_MS (the host stopped reading) the rest of the write is
+ * dropped and counted, as the simulator's port does; the link layer retransmits what mattered. */
 #define MPS2_TX_STALL_MS 100u
+static cm_ring_t mps2_tx;
 static uint32_t mps2_tx_dropped;
+
+/* Moves bytes from the TX ring into the UART while it has room (ISR and thread, interrupts
+ * masked around it by the caller in thread mode). */
+static void mps2_tx_pump(void)
+{
+    while (!cm_ring_empty(&mps2_tx) && (UART_STATE & UART_STATE_TXFULL) == 0u) {
+        uint8_t byte;
+        (void)cm_ring_pop(&mps2_tx, &byte, 1);
+        UART_DATA = byte;
+    }
+}
 
 void hal_uart_write(const uint8_t *buf, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        if (UART_STATE & UART_STATE_TXFULL) {
+        if (mps2_tx.head - mps2_tx.tail >= CM_RING_BYTES) {
             uint32_t start = hal_millis();
-            while ((UART_STATE & UART_STATE_TXFULL) && hal_millis() - start < MPS2_TX_STALL_MS) {
+            while (mps2_tx.head - mps2_tx.tail >= CM_RING_BYTES &&
+                   hal_millis() - start < MPS2_TX_STALL_MS) {
+                uint32_t primask = cm_irq_save();
+                mps2_tx_pump();
+                cm_irq_restore(primask);
             }
-            if (UART_STATE & UART_STATE_TXFULL) {
+            if (mps2_tx.head - mps2_tx.tail >= CM_RING_BYTES) {
                 mps2_tx_dropped += (uint32_t)(len - i);
-                return;
+                break;
             }
         }
-        UART_DATA = buf[i];
+        cm_ring_push(&mps2_tx, buf[i]);
     }
+    uint32_t primask = cm_irq_save();
+    mps2_tx_pump();
+    cm_irq_restore(primask);
 }
 
 size_t hal_uart_read(uint8_t *buf, size_t cap) { return cm_ring_pop(&mps2_rx, buf, cap); }
@@ -271,8 +300,10 @@ void port_init(void)
     cm_systick_start(MPS2_SYSCLK_HZ / 1000u - 1u, 1u);
 
     UART_BAUDDIV = 16u; /* the minimum the CMSDK UART accepts; QEMU ignores the rate */
-    UART_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN | UART_CTRL_RXIRQEN | UART_CTRL_RXOVIRQEN;
+    UART_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN | UART_CTRL_TXIRQEN | UART_CTRL_RXIRQEN |
+                UART_CTRL_RXOVIRQEN;
     cm_nvic_enable(UART0_RX_IRQ);
+    cm_nvic_enable(UART0_TX_IRQ);
     cm_nvic_enable(UART_OVF_IRQ);
 
     mps2_watchdog_set_timeout_ms(MPS2_WDOG_TIMEOUT_S * 1000u);
