@@ -309,7 +309,8 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     http_api_stop(api);
-    workflow_stop(wf);
+    if (workflow_stop(wf) != 0)
+        _exit(rc); /* a job thread still holds the fleet; the database is consistent (WAL) */
     fleet_stop(fleet);
     store_close(store);
     return rc;
