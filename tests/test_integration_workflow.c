@@ -77,7 +77,7 @@ static void start_daemon(void)
     snprintf(pattern, sizeof pattern, "%s/ports/board-*", fx.dir);
     snprintf(log, sizeof log, "%s/microtd.log", fx.dir);
     char *argv[] = {daemon, "--http", http, "--db", db, "--state-dir", fx.dir, "--token", TOKEN,
-                    "--port", pattern, NULL};
+                    "--port", pattern, "--stats-interval-ms", "500", NULL};
     fx.daemon = harness_spawn(argv, log);
 }
 
@@ -479,6 +479,22 @@ static void test_loop(void **state)
     assert_true(acc >= 0.5);
     assert_true(exits >= 0.2 && exits <= 0.8);
     json_decref(r);
+
+    /* The collector's series shows the board's own count of those inferences and exits. */
+    long long counted = 0, exits_counted = 0;
+    for (int tries = 0; tries < 40 && counted < 60; tries++) {
+        usleep(100000);
+        snprintf(path, sizeof path, "/api/devices/%s/stats?limit=500", uid(0));
+        r = get(path);
+        json_t *series = json_object_get(r, "series");
+        json_t *last = json_array_get(series, json_array_size(series) - 1);
+        counted = json_integer_value(json_object_get(last, "inferences"));
+        exits_counted = json_integer_value(json_object_get(last, "stage1_exits"));
+        json_decref(r);
+    }
+    printf("# board counters: %lld inferences, %lld stage-1 exits\n", counted, exits_counted);
+    assert_int_equal(counted, 60);
+    assert_int_equal(exits_counted, (long long)(exits * 60 + 0.5));
 
     /* The other policies pick their ratio from the board's trade-off curve. */
     snprintf(path, sizeof path, "/api/devices/%s/tradeoff", uid(0));
