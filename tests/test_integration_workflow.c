@@ -372,6 +372,27 @@ static void test_loop(void **state)
     long st;
     json_t *r;
 
+    /* A valid model that needs more arena than the board has: 422 with the sizes. */
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/data/gen_gw5_models.py %s/gen", fx.dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/gen/big_arena.tflite", fx.dir);
+    FILE *bf = fopen(cmd, "rb");
+    assert_non_null(bf);
+    uint8_t big_model[8192];
+    size_t big_len = fread(big_model, 1, sizeof big_model, bf);
+    fclose(bf);
+    snprintf(path, sizeof path, "/api/devices/%s/model?name=big_arena.tflite", uid(0));
+    r = req("POST", path, "application/octet-stream", big_model, big_len, &st);
+    assert_int_equal(st, 422);
+    printf("# refused: %s\n", json_string_value(json_object_get(json_object_get(r, "error"),
+                                                                   "message")));
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r, "error"),
+                                                            "message")), "arena"));
+    json_decref(r);
+    r = get("/api/jobs");
+    assert_int_equal(json_array_size(json_object_get(r, "jobs")), 0); /* no push started */
+    json_decref(r);
+
     /* Samples need a model: 409 before the push. */
     assert_int_equal(add_idx(0, 0, 1, &r), 409);
     json_decref(r);
