@@ -898,7 +898,8 @@ out:
 
 int wf_add_idx(workflow_t *wf, const char *device_id, const uint8_t *images, size_t images_len,
                const uint8_t *labels, size_t labels_len, uint32_t start, uint32_t count,
-               uint32_t per_class, const char *names, const char *source, uint32_t *n_added,
+               uint32_t per_class, const char *names, const char *source, uint32_t index_base,
+               uint32_t *n_added,
                int64_t *first_id, int64_t *last_id, char *err, size_t err_len)
 {
     prep_idx_t idx;
@@ -950,7 +951,7 @@ int wf_add_idx(workflow_t *wf, const char *device_id, const uint8_t *images, siz
         if (rc < 0)
             goto out;
         char src[WF_SOURCE_MAX_CHARS + 1];
-        snprintf(src, sizeof src, "%.200s#%u", source ? source : "idx", i);
+        snprintf(src, sizeof src, "%.200s#%u", source ? source : "idx", index_base + i);
         wf_fill_sample(&rows[n], device_id, label, src, &m);
         tp[n] = tensors + n * tbytes;
         taken[lb]++;
