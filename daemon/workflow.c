@@ -415,6 +415,7 @@ static int wf_run_push(wf_run_t *r, json_t *params, json_t **result, char *err, 
         }
         n_attempts++;
         memset(&end, 0, sizeof end);
+        memset(&st, 0, sizeof st); /* an attempt that fails before Begin resumed nowhere */
         rc = wf_transfer(wf, r->device, microt_TransferKind_TRANSFER_MODEL, image, m.image_bytes,
                          -1, microt_Message_model_status_tag, WF_END_MODEL_TIMEOUT_MS, &end,
                          wf_job_progress_cb, &prog, &st, err, err_len);
