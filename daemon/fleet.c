@@ -92,6 +92,8 @@ struct fleet {
     unsigned n_patterns;
     pthread_t scanner;
     atomic_int stop;
+    fleet_event_fn event_fn;    /* set before sessions deliver events (fleet_set_event_handler) */
+    void *event_ctx;
 };
 
 static uint64_t fleet_now_ns(void)
@@ -154,6 +156,11 @@ static void session_deliver(void *ctx, const uint8_t *payload, size_t len)
     if (!pb_decode(&is, microt_Message_fields, &s->rx_msg))
         return; /* not a message: the link already proved the bytes intact, so the peer is confused */
     s->last_rx_ns = fleet_now_ns();
+    /* Events: id 0, and a capture's stream of frames (they carry the Capture request's id, so
+     * only the first could answer the call; the handler gets every one). */
+    if ((s->rx_msg.id == 0 || s->rx_msg.which_body == microt_Message_captured_tag) &&
+        s->fleet->event_fn != NULL && s->id[0] != '\0')
+        s->fleet->event_fn(s->fleet->event_ctx, s->id, &s->rx_msg);
     if (s->rx_msg.id == 0) {
         /* A Boot we have not seen (its count differs from the hello's) means the board reset. */
         if (s->rx_msg.which_body == microt_Message_boot_tag &&
@@ -199,8 +206,13 @@ static void session_pump(session_t *s, int timeout_ms)
         ssize_t n = transport_read(s->tr, buf, sizeof(buf), 0);
         if (n < 0)
             s->lost = 1;
-        else if (n > 0)
+        else if (n > 0) {
+            /* Any bytes (acks of a long transfer included) prove the board alive: without this a
+             * push that gets only acks back would be interrupted by liveness pings every second,
+             * and a ping queued behind a full window of chunks lets the window drain. */
+            s->last_rx_ns = fleet_now_ns();
             link_input(&s->link, buf, (size_t)n, fleet_now_ms());
+        }
     }
     if (link_poll(&s->link, fleet_now_ms()) == LINK_EPEER)
         s->lost = 1;
@@ -367,10 +379,14 @@ static uint32_t session_new_link_id(void)
 static void session_serve(session_t *s)
 {
     const fleet_config_t *cfg = &s->fleet->cfg;
+    /* Go-back-N restarts its timer at each ack, so the timeout must outlast one full frame on
+     * the wire plus the adapter's turn-around: at 115200 baud a 2 KiB chunk alone takes ~185 ms,
+     * and a fixed 150 ms resent the whole window before its first frame had even arrived. */
+    uint32_t frame_ms = (uint32_t)((uint64_t)LINK_WIRE_MAX * 10u * 1000u / cfg->baud);
     link_config_t lc = {
         .window = FLEET_WINDOW,
         .max_payload = LINK_MAX_PAYLOAD,
-        .rto_ms = FLEET_RTO_MS,
+        .rto_ms = FLEET_RTO_MS > 100u + 3u * frame_ms ? FLEET_RTO_MS : 100u + 3u * frame_ms,
         .max_retries = FLEET_MAX_RETRIES,
         .session_id = session_new_link_id(),
     };
@@ -671,6 +687,14 @@ int fleet_call(fleet_t *f, const char *id, const microt_Message *req, microt_Mes
 int fleet_send(fleet_t *f, const char *id, const microt_Message *msg, uint32_t timeout_ms)
 {
     return fleet_mail(f, id, msg, NULL, timeout_ms);
+}
+
+void fleet_set_event_handler(fleet_t *f, fleet_event_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&f->mu);
+    f->event_ctx = ctx;
+    f->event_fn = fn;
+    pthread_mutex_unlock(&f->mu);
 }
 
 int fleet_ping(fleet_t *f, const char *id, uint32_t *rtt_us)
