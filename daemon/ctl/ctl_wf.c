@@ -7,7 +7,6 @@
  * request, each stored by the daemon in its own transaction.
  */
 #include "ctl_wf.h"
-#include "import/model_inspect.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -330,16 +329,6 @@ int ctl_wf_model_import(ctl_t *ctl, int argc, char **argv)
     }
     json_decref(r);
     return rc;
-}
-
-/* Runs locally, no daemon needed: the same import the daemon would do, reported per stage. */
-int ctl_wf_model_inspect(ctl_t *ctl, int argc, char **argv)
-{
-    const char *pos[1], *cut = NULL, *name = NULL;
-    int wait = 1;
-    if (ctl_model_args(argc, argv, pos, 1, &cut, &name, &wait) < 0)
-        return ctl_usage("model inspect FILE.tflite [--cut NAME]");
-    return model_inspect_print(ctl->out, pos[0], cut, ctl->json) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 }
 
 int ctl_wf_models(ctl_t *ctl, int argc, char **argv)

@@ -11,7 +11,6 @@
 
 int ctl_wf_model_push(ctl_t *ctl, int argc, char **argv);
 int ctl_wf_model_import(ctl_t *ctl, int argc, char **argv);
-int ctl_wf_model_inspect(ctl_t *ctl, int argc, char **argv);
 int ctl_wf_models(ctl_t *ctl, int argc, char **argv);
 int ctl_wf_jobs(ctl_t *ctl, int argc, char **argv);
 int ctl_wf_job(ctl_t *ctl, int argc, char **argv);
