@@ -105,7 +105,7 @@ ARM_CC := arm-none-eabi-gcc
 NANOPB_SRC := third_party/nanopb
 ARM_SRCS := $(shell find proto -name "*.c") $(CORE_SRCS) $(GEN_C) $(wildcard $(NANOPB_SRC)/pb_*.c)
 ARM_CFLAGS := -std=c99 -Os -g -ffunction-sections -fdata-sections -Wall -Wextra -Werror \
-  -Wno-unused-parameter -I$(NANOPB_SRC) -I$(B)/gen -Iproto -Ifirmware/core
+  -Wno-unused-parameter -I$(NANOPB_SRC) -I$(B)/gen -Iproto -Ifirmware/core -MMD -MP
 ARM_M4 := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
 ARM_M7 := -mcpu=cortex-m7 -mthumb -mfloat-abi=hard -mfpu=fpv5-d16
 arm_obj = $(patsubst %.c,$(B)/arm/$(1)/%.o,$(patsubst $(B)/%,%,$(2)))
