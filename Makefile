@@ -20,7 +20,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 INCS := -I$(B)/gen -Iproto -Ifirmware/core -Idaemon -Itests/harness
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 $(WARN) $(INCS) -D_GNU_SOURCE -MMD -MP -fno-strict-aliasing
-HOST_LIBS := -lmicrohttpd -lsqlite3 -lserialport -ljansson -lcurl -lstb -lprotobuf-nanopb -lpthread -lm
+HOST_LIBS := -lmicrohttpd -lsqlite3 -lserialport -ljansson -lcurl -lstb -lz -lprotobuf-nanopb -lpthread -lm
 
 GEN_C := $(B)/gen/microt.pb.c
 GEN_H := $(B)/gen/microt.pb.h
@@ -135,7 +135,8 @@ FUZZ_SECONDS ?= 30
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(INCS) -D_GNU_SOURCE -DMICROT_FUZZ
-FUZZ_LIB_SRCS := $(PROTO_SRCS) $(CORE_SRCS) $(HOST_SRCS) $(DAEMON_SRCS)
+# Lazy (=): mk/db.mk defines the generated SQL source after this point.
+FUZZ_LIB_SRCS = $(PROTO_SRCS) $(CORE_SRCS) $(HOST_SRCS) $(DAEMON_SRCS) $(DB_SQL_C)
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) | $(GEN_H)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(HOST_LIBS)

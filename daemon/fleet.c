@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <glob.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +48,8 @@ typedef enum { CALL_IDLE, CALL_QUEUED, CALL_SENT, CALL_DONE } call_state_t;
 typedef struct session {
     fleet_t *fleet;
     char path[256];
+    char claimed[4096];         /* resolved device path while open (guarded by fleet mu) */
+    atomic_int yield_req;       /* a newer path names the same device: let it have the line */
     int from_pattern;           /* found by a glob/auto scan: ends when its path disappears */
     pthread_t thread;
     int wake_fd;
@@ -92,6 +96,8 @@ struct fleet {
     unsigned n_patterns;
     pthread_t scanner;
     atomic_int stop;
+    fleet_event_fn event_fn;    /* set before sessions deliver events (fleet_set_event_handler) */
+    void *event_ctx;
 };
 
 static uint64_t fleet_now_ns(void)
@@ -154,9 +160,15 @@ static void session_deliver(void *ctx, const uint8_t *payload, size_t len)
     if (!pb_decode(&is, microt_Message_fields, &s->rx_msg))
         return; /* not a message: the link already proved the bytes intact, so the peer is confused */
     s->last_rx_ns = fleet_now_ns();
+    /* Events: id 0, and a capture's stream of frames (they carry the Capture request's id, so
+     * only the first could answer the call; the handler gets every one). */
+    if ((s->rx_msg.id == 0 || s->rx_msg.which_body == microt_Message_captured_tag) &&
+        s->fleet->event_fn != NULL && s->id[0] != '\0')
+        s->fleet->event_fn(s->fleet->event_ctx, s->id, &s->rx_msg);
     if (s->rx_msg.id == 0) {
-        /* A Boot we have not seen (its count differs from the hello's) means the board reset. */
-        if (s->rx_msg.which_body == microt_Message_boot_tag &&
+        /* A Boot we have not seen (its count differs from the hello's) means the board reset;
+         * before the first hello has answered, that answer is news enough. */
+        if (s->rx_msg.which_body == microt_Message_boot_tag && s->online &&
             s->rx_msg.body.boot.boot_count != s->info.boot_count)
             s->rehello = 1;
         return;
@@ -199,8 +211,13 @@ static void session_pump(session_t *s, int timeout_ms)
         ssize_t n = transport_read(s->tr, buf, sizeof(buf), 0);
         if (n < 0)
             s->lost = 1;
-        else if (n > 0)
+        else if (n > 0) {
+            /* Any bytes (acks of a long transfer included) prove the board alive: without this a
+             * push that gets only acks back would be interrupted by liveness pings every second,
+             * and a ping queued behind a full window of chunks lets the window drain. */
+            s->last_rx_ns = fleet_now_ns();
             link_input(&s->link, buf, (size_t)n, fleet_now_ms());
+        }
     }
     if (link_poll(&s->link, fleet_now_ms()) == LINK_EPEER)
         s->lost = 1;
@@ -367,10 +384,14 @@ static uint32_t session_new_link_id(void)
 static void session_serve(session_t *s)
 {
     const fleet_config_t *cfg = &s->fleet->cfg;
+    /* Go-back-N restarts its timer at each ack, so the timeout must outlast one full frame on
+     * the wire plus the adapter's turn-around: at 115200 baud a 2 KiB chunk alone takes ~185 ms,
+     * and a fixed 150 ms resent the whole window before its first frame had even arrived. */
+    uint32_t frame_ms = (uint32_t)((uint64_t)LINK_WIRE_MAX * 10u * 1000u / cfg->baud);
     link_config_t lc = {
         .window = FLEET_WINDOW,
         .max_payload = LINK_MAX_PAYLOAD,
-        .rto_ms = FLEET_RTO_MS,
+        .rto_ms = FLEET_RTO_MS > 100u + 3u * frame_ms ? FLEET_RTO_MS : 100u + 3u * frame_ms,
         .max_retries = FLEET_MAX_RETRIES,
         .session_id = session_new_link_id(),
     };
@@ -382,7 +403,7 @@ static void session_serve(session_t *s)
     if (session_hello(s) != 0)
         return;
     s->last_rx_ns = fleet_now_ns();
-    while (!atomic_load(&s->stop) && !s->lost) {
+    while (!atomic_load(&s->stop) && !s->lost && !atomic_load(&s->yield_req)) {
         uint64_t idle_ms = (fleet_now_ns() - s->last_rx_ns) / 1000000ull;
         if (s->rehello) {
             s->rehello = 0;
@@ -405,16 +426,68 @@ static void session_serve(session_t *s)
     }
 }
 
+/* Claims the device a path resolves to. Two paths can name one device: a stale symlink left by a
+ * killed simulator may point at a pty number the kernel has since given to a new board. Only one
+ * session may talk to a device, or both would read half of its bytes. */
+static int64_t session_path_mtime_ns(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+static int session_claim(session_t *s)
+{
+    fleet_t *f = s->fleet;
+    char real[sizeof(s->claimed)];
+    int rc = 0;
+    if (realpath(s->path, real) == NULL)
+        return errno == ENOENT ? MT_ENOTFOUND : MT_EIO;
+    pthread_mutex_lock(&f->mu);
+    for (unsigned i = 0; i < f->n_sessions; i++) {
+        session_t *h = f->sessions[i];
+        if (h == s || strcmp(h->claimed, real) != 0)
+            continue;
+        rc = MT_EBUSY;
+        /* The path made last is the live one (a board re-plugged on a new path); the other is
+         * a leftover, and its session steps aside. */
+        if (session_path_mtime_ns(s->path) > session_path_mtime_ns(h->path))
+            atomic_store(&h->yield_req, 1);
+    }
+    if (rc == 0) {
+        memcpy(s->claimed, real, sizeof(real));
+        atomic_store(&s->yield_req, 0);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+static void session_unclaim(session_t *s)
+{
+    pthread_mutex_lock(&s->fleet->mu);
+    s->claimed[0] = '\0';
+    pthread_mutex_unlock(&s->fleet->mu);
+}
+
 static void *session_main(void *arg)
 {
     session_t *s = arg;
     while (!atomic_load(&s->stop)) {
-        int rc = transport_open(s->path, s->fleet->cfg.baud, &s->tr);
+        int rc = session_claim(s);
+        if (rc == 0) {
+            rc = transport_open(s->path, s->fleet->cfg.baud, &s->tr);
+            if (rc != 0)
+                session_unclaim(s);
+        }
         if (rc == 0) {
             session_serve(s);
-            session_go_offline(s, s->lost ? "link lost" : "no answer");
+            session_go_offline(s, atomic_load(&s->yield_req) ? "seen on another port"
+                                  : s->lost                    ? "link lost"
+                                                               : "no answer");
             transport_close(s->tr);
             s->tr = NULL;
+            session_unclaim(s);
         } else if (rc == MT_ENOTFOUND && s->from_pattern) {
             break; /* the scanner found it once; it is gone, and a new path gets a new session */
         }
@@ -671,6 +744,14 @@ int fleet_call(fleet_t *f, const char *id, const microt_Message *req, microt_Mes
 int fleet_send(fleet_t *f, const char *id, const microt_Message *msg, uint32_t timeout_ms)
 {
     return fleet_mail(f, id, msg, NULL, timeout_ms);
+}
+
+void fleet_set_event_handler(fleet_t *f, fleet_event_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&f->mu);
+    f->event_ctx = ctx;
+    f->event_fn = fn;
+    pthread_mutex_unlock(&f->mu);
 }
 
 int fleet_ping(fleet_t *f, const char *id, uint32_t *rtt_us)
