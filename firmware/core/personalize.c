@@ -146,14 +146,13 @@ const stage_t *personalize_stage(void)
     return pz_sess.trained ? &pz_sess.stage : NULL;
 }
 
-/* Bytes of the pool this board may use with the bound model. */
-static size_t pz_pool_budget(void)
+uint32_t personalize_pool_budget(uint32_t sram_bytes, uint32_t arena_bytes)
 {
-    uint64_t sram = hal_board()->sram_bytes;
-    uint64_t taken = (uint64_t)PERSONALIZE_RESERVED_BYTES + pz.arena_needed;
-    if (sram <= taken)
+    uint64_t taken = (uint64_t)PERSONALIZE_RESERVED_BYTES + arena_bytes;
+    if (sram_bytes <= taken)
         return 0;
-    return sram - taken < sizeof(pz_pool) ? (size_t)(sram - taken) : sizeof(pz_pool);
+    return sram_bytes - taken < sizeof(pz_pool) ? (uint32_t)(sram_bytes - taken)
+                                                : (uint32_t)sizeof(pz_pool);
 }
 
 void personalize_reset_samples(const microt_ResetSamples *req, microt_Message *reply)
@@ -171,7 +170,9 @@ void personalize_reset_samples(const microt_ResetSamples *req, microt_Message *r
         core_reply_error(reply, microt_ErrorCode_ERR_BAD_REQUEST, "num_classes must be 2..64");
         return;
     }
-    st = personal_reset(pz_session(), pz_pool, pz_pool_budget(), &pz.engine, k, pz_profile());
+    st = personal_reset(pz_session(), pz_pool,
+                        personalize_pool_budget(hal_board()->sram_bytes, pz.arena_needed),
+                        &pz.engine, k, pz_profile());
     if (st == PERSONAL_ENOSPACE) {
         core_reply_error(reply, microt_ErrorCode_ERR_NO_SPACE,
                          "no RAM left for the heads' training and the feature cache");

@@ -65,6 +65,11 @@ void personalize_init(void);
 /* Static arena size a model may need (model_store_end checks against it). */
 uint32_t personalize_arena_capacity(void);
 
+/* Bytes of the pool a part with sram_bytes may give personal.c beside a model whose arena needs
+ * arena_bytes: SRAM - PERSONALIZE_RESERVED_BYTES - arena, at most PERSONALIZE_POOL_BYTES; 0 when
+ * nothing is left. ResetSamples lays the session out over this much; tools/results does too. */
+uint32_t personalize_pool_budget(uint32_t sram_bytes, uint32_t arena_bytes);
+
 /* True when a model is bound (engine open). */
 bool personalize_has_model(void);
 
