@@ -2,8 +2,11 @@
  * test_personal.c — the personalization session end to end on the real ProxylessNAS-w0.3
  * backbone (../shared/models, cut after block 8): reset lays out the region and reports the cache
  * capacity, samples are refused past it with nothing lost, training splits/trains/calibrates,
- * the ratio changes without retraining, the trade-off curve, staged inference, and the error
- * paths (train before samples, infer before training, a label out of range, another model).
+ * the ratio changes without retraining (r = 0 / 0.5 / 1 quantile rule), the trade-off curve,
+ * staged inference, cycles measured by hal_cycles() when the caller says the counter is the
+ * part's, heads made stale by a new sample, and the error paths (train before samples, infer
+ * before training, a label out of range, another model). personal.c is the logic behind the
+ * board's RPC handlers (personalize.c, tested through them in test_personalize.c).
  * Inputs: two classes of synthetic images generated here; skipped when the models are absent.
  */
 #include <math.h>
@@ -20,11 +23,7 @@
 
 #include "import/model_import.h"
 #include "personal.h"
-
-__attribute__((weak)) uint64_t hal_cycles(void)
-{
-    return 0;
-}
+#include "sim_port.h"
 
 typedef struct {
     model_import_t mi;
@@ -137,6 +136,21 @@ static void test_session(void **state)
     assert_float_equal(t1, 0.0f, 0.0f);
     assert_memory_equal(wp, p.part_head.weights, wbytes);
     assert_int_equal(personal_set_ratio(&p, 1.5f, NULL), PERSONAL_EINVAL);
+    /* r = 0.5: the (1 - r) quantile of the stored calibration confidences: at least half of the
+     * records reach it, and fewer than half lie strictly above it. */
+    float th;
+    assert_int_equal(personal_set_ratio(&p, 0.5f, &th), PERSONAL_OK);
+    assert_true(th == stage_threshold_for(&p.stage, 0.5f));
+    uint32_t reach = 0, above = 0;
+    for (uint32_t i = 0; i < p.stage.count; i++) {
+        reach += p.stage.records[i].confidence >= th;
+        above += p.stage.records[i].confidence > th;
+    }
+    assert_int_equal(p.stage.count, tr.holdout);
+    assert_true(2u * reach >= p.stage.count);
+    assert_true(2u * above <= p.stage.count);
+    assert_memory_equal(wp, p.part_head.weights, wbytes);
+    assert_int_equal(personal_set_ratio(&p, 1.0f, NULL), PERSONAL_OK);
 
     stage_point_t curve[STAGE_CURVE_POINTS];
     assert_int_equal(personal_tradeoff(&p, curve), PERSONAL_OK);
@@ -152,12 +166,44 @@ static void test_session(void **state)
     assert_int_equal(ir.stage, 2);
     assert_int_equal(ir.class_index, 1);
 
-    /* Same seed, same samples: the same heads. */
+    /* Cycles from hal_cycles() when the caller says the counter is the part's (a board's DWT;
+     * here the host port's clock scaled to the H7A3ZI's): same decision and class. */
+    infer_result_t modeled = ir;
+    sim.board = *sim_board_by_name("h7a3zi");
+    p.measured_cycles = true;
+    px_input(&px->e, 5);
+    assert_int_equal(personal_infer(&p, &px->e, &ir), PERSONAL_OK);
+    p.measured_cycles = false;
+    assert_int_equal(ir.stage, modeled.stage);
+    assert_int_equal(ir.class_index, modeled.class_index);
+    assert_true(ir.cycles > 0);
+    assert_true(fabs(ir.energy_nj - energy_nj(prof, (double)ir.cycles)) <= 1e-9 * ir.energy_nj);
+
+    /* Same seed, same samples: the same heads and the same report. */
     static float w1[HEAD_MAX_CLASSES * 128];
     size_t fbytes = head_model_bytes(p.full_dim, 2);
     memcpy(w1, p.full_head.weights, fbytes);
-    assert_int_equal(personal_train(&p, &cfg, &tr), PERSONAL_OK);
+    personal_train_result_t tr2;
+    assert_int_equal(personal_set_ratio(&p, 0.5f, NULL), PERSONAL_OK);    /* as at the first */
+    assert_int_equal(personal_train(&p, &cfg, &tr2), PERSONAL_OK);
     assert_memory_equal(w1, p.full_head.weights, fbytes);
+    assert_true(tr2.part.holdout_accuracy == tr.part.holdout_accuracy &&
+                tr2.full.holdout_accuracy == tr.full.holdout_accuracy &&
+                tr2.part.loss == tr.part.loss && tr2.full.loss == tr.full.loss &&
+                tr2.staged_holdout_accuracy == tr.staged_holdout_accuracy &&
+                tr2.threshold == tr.threshold);
+    assert_int_equal(tr2.part.iterations, tr.part.iterations);
+    assert_int_equal(tr2.train_cycles, tr.train_cycles);
+    assert_int_equal(tr2.calibrate_cycles, tr.calibrate_cycles);
+    assert_int_equal(tr2.peak_ram_bytes, tr.peak_ram_bytes);
+
+    /* A new sample: the heads no longer describe the cache, inference waits for a new train. */
+    px_input(&px->e, 40);
+    assert_int_equal(personal_add_sample(&p, &px->e, 0, NULL), 40);
+    px_input(&px->e, 5);
+    assert_int_equal(personal_infer(&p, &px->e, &ir), PERSONAL_ESTATE);
+    assert_int_equal(personal_train(&p, &cfg, &tr2), PERSONAL_OK);
+    assert_int_equal(personal_infer(&p, &px->e, &ir), PERSONAL_OK);
 }
 
 static void test_capacity_refusal(void **state)

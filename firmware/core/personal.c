@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cost.h"
+#include "hal.h"
 
 static size_t personal_align8(size_t n)
 {
@@ -107,13 +108,22 @@ int32_t personal_add_sample(personal_t *p, engine_t *e, uint32_t label, uint64_t
         return PERSONAL_ESTATE;
     if (p->cache.count >= p->cache.capacity)
         return PERSONAL_ENOSPACE;   /* refuse before spending the extraction */
-    if (engine_run_stage1(e, p->part_feature) != ENGINE_OK ||
-        engine_run_stage2(e, p->full_feature) != ENGINE_OK)
+    uint64_t t0 = hal_cycles();
+    /* A stage is tens of ms on the boards: kick the watchdog between them. */
+    hal_watchdog_kick();
+    engine_status_t est = engine_run_stage1(e, p->part_feature);
+    hal_watchdog_kick();
+    if (est == ENGINE_OK)
+        est = engine_run_stage2(e, p->full_feature);
+    if (est != ENGINE_OK)
         return PERSONAL_EENGINE;
+    uint64_t c = p->measured_cycles ? hal_cycles() - t0 : p->engine1_cycles + p->engine2_cycles;
+    engine_stage_cost(e, 1, NULL, &p->measured1_cycles);
+    engine_stage_cost(e, 2, NULL, &p->measured2_cycles);
     int32_t row = feat_cache_add(&p->cache, p->part_feature, p->full_feature, (uint8_t)label);
     if (row < 0)
         return row == FEAT_CACHE_ENOSPACE ? PERSONAL_ENOSPACE : PERSONAL_EINVAL;
-    uint64_t c = p->engine1_cycles + p->engine2_cycles;
+    p->trained = false; /* new data: the heads no longer describe the cache */
     p->extract_cycles += c;
     if (cycles != NULL)
         *cycles = c;
@@ -143,8 +153,8 @@ personal_status_t personal_train(personal_t *p, const personal_train_cfg_t *cfg,
                     p->train_index, &p->train_count, p->hold_index, &p->hold_count) != STAGE_OK ||
         p->train_count == 0 || p->hold_count == 0)
         return PERSONAL_EDATA;
-    if (p->hold_count > STAGE_MAX_CALIB)
-        p->hold_count = STAGE_MAX_CALIB;    /* the rest of the hold-out is simply not used */
+    /* Calibration keeps at most STAGE_MAX_CALIB records; accuracies use the whole hold-out. */
+    p->calib_count = p->hold_count < STAGE_MAX_CALIB ? p->hold_count : STAGE_MAX_CALIB;
 
     head_train_cfg_t hc = head_default_cfg();
     hc.history = PERSONAL_HISTORY;
@@ -158,13 +168,23 @@ personal_status_t personal_train(personal_t *p, const personal_train_cfg_t *cfg,
     head_set_t hf = feat_cache_full_set(&p->cache, p->hold_index, p->hold_count);
     head_train_report_t rp, rf;
     p->trained = false;
-    if (head_train(&p->part_head, &tp, &hc, p->scratch, p->scratch_bytes, &rp) != HEAD_OK ||
-        head_train(&p->full_head, &tf, &hc, p->scratch, p->scratch_bytes, &rf) != HEAD_OK)
+    uint64_t t0 = hal_cycles();
+    hal_watchdog_kick();
+    head_status_t hst = head_train(&p->part_head, &tp, &hc, p->scratch, p->scratch_bytes, &rp);
+    hal_watchdog_kick();
+    if (hst == HEAD_OK)
+        hst = head_train(&p->full_head, &tf, &hc, p->scratch, p->scratch_bytes, &rf);
+    if (hst != HEAD_OK)
         return PERSONAL_EINVAL;
+    uint64_t t1 = hal_cycles();
+    uint64_t train = p->measured_cycles
+                         ? t1 - t0
+                         : cost_float_cycles(p->profile, rp.float_macs, rp.float_exps) +
+                               cost_float_cycles(p->profile, rf.float_macs, rf.float_exps);
 
     /* Calibration records, written straight into the stage record (sorted there in place). */
     stage_record_t *records = p->stage.records;
-    for (uint32_t i = 0; i < p->hold_count; i++) {
+    for (uint32_t i = 0; i < p->calib_count; i++) {
         uint32_t row = p->hold_index[i];
         float conf = 0.0f;
         int a = head_predict(&p->part_head, p->cache.part + (size_t)row * p->part_dim, NULL, &conf);
@@ -173,21 +193,24 @@ personal_status_t personal_train(personal_t *p, const personal_train_cfg_t *cfg,
         records[i].part_correct = a == p->cache.labels[row];
         records[i].full_correct = b == p->cache.labels[row];
     }
-    /* Per-inference stage costs: the engine's stages (priced at reset) + each head. */
+    /* Per-inference stage costs: the engine's stages (priced at reset by the cost model, or as
+     * last measured) + each head's prediction. */
     uint64_t head1 = cost_float_cycles(p->profile, head_predict_macs(&p->part_head),
                                        head_predict_exps(&p->part_head));
     uint64_t head2 = cost_float_cycles(p->profile, head_predict_macs(&p->full_head),
                                        head_predict_exps(&p->full_head));
-    uint64_t s1 = p->engine1_cycles + head1, s2 = p->engine2_cycles + head2;
-    if (stage_calibrate(&p->stage, records, p->hold_count, s1, s2, p->ratio) != STAGE_OK)
+    uint64_t e1 = p->measured_cycles && p->measured1_cycles ? p->measured1_cycles : p->engine1_cycles;
+    uint64_t e2 = p->measured_cycles && p->measured2_cycles ? p->measured2_cycles : p->engine2_cycles;
+    if (stage_calibrate(&p->stage, records, p->calib_count, e1 + head1, e2 + head2, p->ratio) !=
+        STAGE_OK)
         return PERSONAL_EINVAL;
+    uint64_t calib = p->measured_cycles ? hal_cycles() - t1
+                                        : (uint64_t)p->calib_count * (head1 + head2);
     p->trained = true;
 
+    /* Reported accuracies (evaluation for the report, not part of the board's work above). */
     stage_point_t pt;
     stage_point(&p->stage, p->profile, p->ratio, &pt);
-    uint64_t calib = (uint64_t)p->hold_count * (head1 + head2);
-    uint64_t train = cost_float_cycles(p->profile, rp.float_macs, rp.float_exps) +
-                     cost_float_cycles(p->profile, rf.float_macs, rf.float_exps);
     out->samples = p->train_count;
     out->holdout = p->hold_count;
     out->part.train_accuracy = personal_accuracy(&p->part_head, &tp);
@@ -245,6 +268,11 @@ personal_status_t personal_infer(personal_t *p, engine_t *e, infer_result_t *out
         .engine = e, .part_head = &p->part_head, .full_head = &p->full_head, .stage = &p->stage,
         .profile = p->profile, .part_feature = p->part_feature, .full_feature = p->full_feature,
     };
+    uint64_t t0 = hal_cycles();
     infer_status_t st = infer_run(&ctx, out);
+    if (st == INFER_OK && p->measured_cycles) {
+        out->cycles = hal_cycles() - t0;
+        out->energy_nj = energy_nj(p->profile, (double)out->cycles);
+    }
     return st == INFER_OK ? PERSONAL_OK : st == INFER_EENGINE ? PERSONAL_EENGINE : PERSONAL_EINVAL;
 }

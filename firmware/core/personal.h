@@ -1,7 +1,9 @@
 /*
- * personal.h — the board's personalization session: one call per RPC of the training and
- * inference protocol (proto/microt.proto: ResetSamples, a sample's TransferEnd, TrainHeads,
- * SetRatio, GetTradeoff, an image's TransferEnd -> Inference).
+ * personal.h — the board's personalization logic, the one implementation of it: one call per RPC
+ * of the training and inference protocol (proto/microt.proto: ResetSamples, a sample's
+ * TransferEnd, TrainHeads, SetRatio, GetTradeoff, an image's TransferEnd -> Inference).
+ * personalize.c is the request adapter over it (wire messages, the static arena and pool,
+ * transfers, counters); tools/results drives the same calls, so its figures come from this path.
  *
  * It owns, inside one region the port reserves (no heap): both head models, the L-BFGS scratch,
  * the hold-out split lists, one part and one full feature buffer, and the feature cache, which
@@ -13,7 +15,9 @@
  * features cached; past capacity FEAT_CACHE_ENOSPACE, nothing lost) -> personal_train() (seeded
  * split, both heads, calibration, threshold for the current ratio) -> personal_infer() per image;
  * personal_set_ratio() / personal_tradeoff() at any time after training, without retraining.
- * Cycles are the cost model's (cost.h) for the board profile given at reset. C99, no heap.
+ * Cycles are the cost model's (cost.h) for the board profile given at reset, unless the caller
+ * sets measured_cycles (a port whose hal_cycles() is the part's own counter: DWT on a board); then
+ * they are hal_cycles() differences around the work. Long steps kick the watchdog. C99, no heap.
  */
 #ifndef MICROT_PERSONAL_H
 #define MICROT_PERSONAL_H
@@ -56,7 +60,7 @@ typedef struct {
 
 typedef struct {
     uint32_t samples;           /* trained on */
-    uint32_t holdout;           /* calibration samples */
+    uint32_t holdout;           /* held-out samples (accuracies); the first STAGE_MAX_CALIB calibrate */
     personal_head_metrics_t part, full;
     float staged_holdout_accuracy;  /* at the current ratio */
     float threshold;
@@ -76,12 +80,14 @@ typedef struct {
     const mt_model_header_t *model;     /* the engine's model at reset */
     uint32_t model_macs1, model_macs2;
     uint64_t engine1_cycles, engine2_cycles;    /* modeled cycles of the engine's two stages */
+    uint64_t measured1_cycles, measured2_cycles; /* the engine's last measured stage runs */
+    bool measured_cycles;       /* caller's choice, per call: hal_cycles() instead of the model */
     uint32_t part_dim, full_dim, classes;
     float *part_feature, *full_feature;
     float *scratch;
     size_t scratch_bytes;
     uint16_t *train_index, *hold_index;
-    uint32_t train_count, hold_count;
+    uint32_t train_count, hold_count, calib_count;
     feat_cache_t cache;
     head_t part_head, full_head;
     stage_t stage;
@@ -102,7 +108,7 @@ uint32_t personal_capacity(const personal_t *p);
 
 /* Runs stage 1 and stage 2 on the engine's current input and caches both features with label.
  * Returns the cache row (>= 0) or a negative personal_status_t; *cycles (if not NULL) gets this
- * sample's modeled cycles. */
+ * sample's cycles. New data makes the heads stale: infer needs a new train. */
 int32_t personal_add_sample(personal_t *p, engine_t *e, uint32_t label, uint64_t *cycles);
 
 /* Split, train both heads, calibrate, set the threshold for the current ratio. */
@@ -115,7 +121,8 @@ personal_status_t personal_set_ratio(personal_t *p, float ratio, float *threshol
 /* The trade-off curve at 21 ratios, energies on the session's board. */
 personal_status_t personal_tradeoff(const personal_t *p, stage_point_t curve[STAGE_CURVE_POINTS]);
 
-/* One staged inference on the engine's current input. */
+/* One staged inference on the engine's current input (infer.c). With measured_cycles, out->cycles
+ * and out->energy_nj are the hal_cycles() difference around the whole inference. */
 personal_status_t personal_infer(personal_t *p, engine_t *e, infer_result_t *out);
 
 #endif /* MICROT_PERSONAL_H */

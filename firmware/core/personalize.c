@@ -1,6 +1,9 @@
 /*
- * personalize.c — samples, head training, stage decision and staged inference on the board (see
- * personalize.h for the request flow, the memory layout and where cycles come from).
+ * personalize.c — the request adapter of personalization on the board (see personalize.h for the
+ * request flow, the memory layout and where cycles come from): requests are checked and turned
+ * into calls of personal.c, which holds all the logic (cache, training, calibration, staged
+ * inference); here stay the static arena and pool, the transfers, the wire form of the results
+ * and the running counters.
  */
 #include "personalize.h"
 
@@ -8,11 +11,10 @@
 #include <string.h>
 
 #include "core_rpc.h"
-#include "cost.h"
 #include "energy.h"
-#include "feat_cache.h"
 #include "hal.h"
 #include "model_store.h"
+#include "personal.h"
 #include "sha256.h"
 
 typedef struct {
@@ -32,70 +34,32 @@ typedef struct {
     bool has_model;
     engine_t engine;
     uint32_t arena_needed;
-    uint32_t part_dim, full_dim;
-
-    /* samples (after ResetSamples) */
-    bool samples_ready;
-    uint32_t classes;
-    feat_cache_t cache;
-    uint16_t *train_index, *hold_index;
-    void *scratch;
-    size_t scratch_bytes;
-    size_t pool_used_fixed;      /* heads + scratch + lists: the pool before the cache */
-    uint64_t extract_cycles;     /* every cached sample's stage 1 + stage 2 */
-
-    /* heads and calibration */
-    head_t part_head, full_head;
-    bool trained;
-    float ratio;
+    float ratio;                 /* the user's setting, kept across resets and model changes */
     bool ratio_set;              /* set by SetRatio since boot */
-
     pz_transfer_t xfer;
 } pz_state_t;
 
 static pz_state_t pz;
+/* The personalization logic and its state (personal.c): laid over pz_pool at ResetSamples. */
+static personal_t pz_sess;
 static uint8_t pz_arena[PERSONALIZE_ARENA_BYTES] __attribute__((aligned(8)));
 static uint8_t pz_pool[PERSONALIZE_POOL_BYTES] __attribute__((aligned(8)));
-static stage_t pz_stage;
-static stage_record_t pz_records[STAGE_MAX_CALIB];
-/* One sample's pooled features (static: 16 KiB is too much for a Cortex-M stack). */
-static float pz_part_feat[HEAD_MAX_DIM], pz_full_feat[HEAD_MAX_DIM];
-
-static size_t pz_align8(size_t n)
-{
-    return (n + 7u) & ~(size_t)7u;
-}
 
 static const energy_profile_t *pz_profile(void)
 {
     return energy_profile((energy_board_t)hal_board()->board_kind);
 }
 
-static bool pz_modeled(void)
+/* Where cycles come from is the port's to say, per request (a test may switch it). */
+static personal_t *pz_session(void)
 {
-    return (hal_board()->features & HAL_FEATURE_MODELED_CYCLES) != 0;
+    pz_sess.measured_cycles = (hal_board()->features & HAL_FEATURE_MODELED_CYCLES) == 0;
+    return &pz_sess;
 }
 
-static uint64_t pz_energy_nj(uint64_t cycles)
+static uint64_t pz_round_nj(double nj)
 {
-    double nj = energy_nj(pz_profile(), (double)cycles);
     return (uint64_t)(nj + 0.5);
-}
-
-/* Cycles of one engine stage just run: the cost model on the simulator, DWT on a board. */
-static uint64_t pz_stage_cycles(int stage)
-{
-    uint64_t macs = 0, cycles = 0;
-    if (pz_modeled())
-        return cost_stage_cycles(&pz.engine, pz_profile(), stage, NULL);
-    engine_stage_cost(&pz.engine, stage, &macs, &cycles);
-    return cycles;
-}
-
-/* Cycles of float head work: modeled from its counts on the simulator, measured on a board. */
-static uint64_t pz_float_cycles(uint64_t macs, uint64_t exps, uint64_t measured)
-{
-    return pz_modeled() ? cost_float_cycles(pz_profile(), macs, exps) : measured;
 }
 
 static float pz_wire_threshold(float t)
@@ -103,14 +67,10 @@ static float pz_wire_threshold(float t)
     return isinf(t) || t > PERSONALIZE_THRESHOLD_NEVER ? PERSONALIZE_THRESHOLD_NEVER : t;
 }
 
+/* Samples, heads and calibration belong to the model they were made with. */
 static void pz_forget_samples(void)
 {
-    pz.samples_ready = false;
-    pz.trained = false;
-    pz.classes = 0;
-    pz.extract_cycles = 0;
-    memset(&pz.cache, 0, sizeof(pz.cache));
-    memset(&pz_stage, 0, sizeof(pz_stage));
+    memset(&pz_sess, 0, sizeof(pz_sess));
 }
 
 void personalize_init(void)
@@ -123,7 +83,7 @@ void personalize_init(void)
     bool ratio_set = pz.ratio_set;
 
     memset(&pz, 0, sizeof(pz));
-    memset(&pz_stage, 0, sizeof(pz_stage));
+    pz_forget_samples();
     pz.ratio = ratio;
     pz.ratio_set = ratio_set;
     image = model_store_active(&image_bytes);
@@ -132,8 +92,6 @@ void personalize_init(void)
     if (engine_check_image(image, image_bytes, &pz.arena_needed) != ENGINE_OK ||
         engine_open(&pz.engine, image, image_bytes, pz_arena, sizeof(pz_arena)) != ENGINE_OK)
         return; /* model_store verified it; only a port with a smaller arena gets here */
-    pz.part_dim = engine_part_dim(&pz.engine);
-    pz.full_dim = engine_full_dim(&pz.engine);
     pz.has_model = true;
 }
 
@@ -164,8 +122,8 @@ void personalize_fill_model_status(microt_ModelStatus *status)
     uint32_t input_bytes = 0;
     if (!pz.has_model)
         return;
-    status->part_dim = pz.part_dim;
-    status->full_dim = pz.full_dim;
+    status->part_dim = engine_part_dim(&pz.engine);
+    status->full_dim = engine_full_dim(&pz.engine);
     status->arena_bytes = pz.arena_needed;
     (void)engine_input(&pz.engine, &input_bytes);
     status->input_bytes = input_bytes;
@@ -178,32 +136,29 @@ engine_t *personalize_engine(void)
 
 const head_t *personalize_head(int which)
 {
-    if (!pz.trained)
+    if (!pz_sess.trained)
         return NULL;
-    return which == 0 ? &pz.part_head : &pz.full_head;
+    return which == 0 ? &pz_sess.part_head : &pz_sess.full_head;
 }
 
 const stage_t *personalize_stage(void)
 {
-    return pz.trained ? &pz_stage : NULL;
+    return pz_sess.trained ? &pz_sess.stage : NULL;
 }
 
-/* Bytes of the pool this board may use with the bound model. */
-static size_t pz_pool_budget(void)
+uint32_t personalize_pool_budget(uint32_t sram_bytes, uint32_t arena_bytes)
 {
-    uint64_t sram = hal_board()->sram_bytes;
-    uint64_t taken = (uint64_t)PERSONALIZE_RESERVED_BYTES + pz.arena_needed;
-    if (sram <= taken)
+    uint64_t taken = (uint64_t)PERSONALIZE_RESERVED_BYTES + arena_bytes;
+    if (sram_bytes <= taken)
         return 0;
-    return sram - taken < sizeof(pz_pool) ? (size_t)(sram - taken) : sizeof(pz_pool);
+    return sram_bytes - taken < sizeof(pz_pool) ? (uint32_t)(sram_bytes - taken)
+                                                : (uint32_t)sizeof(pz_pool);
 }
 
 void personalize_reset_samples(const microt_ResetSamples *req, microt_Message *reply)
 {
     uint32_t k = req->num_classes;
-    size_t budget, used, per_sample, head_p, head_f, rest, lists;
-    uint32_t cap;
-    head_train_cfg_t cfg = head_default_cfg();
+    personal_status_t st;
 
     pz_forget_samples();
     pz.xfer.open = false;
@@ -215,50 +170,23 @@ void personalize_reset_samples(const microt_ResetSamples *req, microt_Message *r
         core_reply_error(reply, microt_ErrorCode_ERR_BAD_REQUEST, "num_classes must be 2..64");
         return;
     }
-    head_p = head_model_bytes(pz.part_dim, k);
-    head_f = head_model_bytes(pz.full_dim, k);
-    pz.scratch_bytes = head_train_buffer_bytes(pz.part_dim > pz.full_dim ? pz.part_dim : pz.full_dim,
-                                               k, cfg.history);
-    per_sample = feat_cache_sample_bytes(pz.part_dim, pz.full_dim);
-    if (head_p == 0 || head_f == 0 || pz.scratch_bytes == 0 || per_sample == 0) {
+    st = personal_reset(pz_session(), pz_pool,
+                        personalize_pool_budget(hal_board()->sram_bytes, pz.arena_needed),
+                        &pz.engine, k, pz_profile());
+    if (st == PERSONAL_ENOSPACE) {
+        core_reply_error(reply, microt_ErrorCode_ERR_NO_SPACE,
+                         "no RAM left for the heads' training and the feature cache");
+        return;
+    }
+    if (st != PERSONAL_OK || personal_set_ratio(pz_session(), pz.ratio, NULL) != PERSONAL_OK) {
+        pz_forget_samples();
         core_reply_error(reply, microt_ErrorCode_ERR_NO_SPACE, "model features too large for the heads");
         return;
     }
-    budget = pz_pool_budget();
-    used = pz_align8(head_p) + pz_align8(head_f) + pz_align8(pz.scratch_bytes);
-    if (used + 64u > budget) {
-        core_reply_error(reply, microt_ErrorCode_ERR_NO_SPACE, "no RAM left for the heads' training");
-        return;
-    }
-    /* The rest holds the cache and, per cached row, two uint16 split indexes. */
-    rest = budget - used;
-    cap = (uint32_t)(rest / (per_sample + 2u * sizeof(uint16_t)));
-    if (cap > FEAT_CACHE_MAX_ROWS)
-        cap = FEAT_CACHE_MAX_ROWS;
-    if (cap > STAGE_MAX_SAMPLES)
-        cap = STAGE_MAX_SAMPLES;
-    lists = pz_align8((size_t)cap * sizeof(uint16_t));
-    if (head_init(&pz.part_head, pz.part_dim, k, pz_pool, head_p) != HEAD_OK ||
-        head_init(&pz.full_head, pz.full_dim, k, pz_pool + pz_align8(head_p), head_f) != HEAD_OK) {
-        core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "head layout failed");
-        return;
-    }
-    pz.scratch = pz_pool + pz_align8(head_p) + pz_align8(head_f);
-    pz.train_index = (uint16_t *)(pz_pool + used);
-    pz.hold_index = (uint16_t *)(pz_pool + used + lists);
-    pz.pool_used_fixed = used + 2u * lists;
-    if (cap == 0 || pz.pool_used_fixed >= budget ||
-        feat_cache_init(&pz.cache, pz_pool + pz.pool_used_fixed, (size_t)cap * per_sample,
-                        pz.part_dim, pz.full_dim) != FEAT_CACHE_OK) {
-        core_reply_error(reply, microt_ErrorCode_ERR_NO_SPACE, "no RAM left for the feature cache");
-        return;
-    }
-    pz.classes = k;
-    pz.samples_ready = true;
     reply->which_body = microt_Message_sample_result_tag;
     reply->body.sample_result.index = 0;
     reply->body.sample_result.cached = 0;
-    reply->body.sample_result.capacity = pz.cache.capacity;
+    reply->body.sample_result.capacity = personal_capacity(&pz_sess);
 }
 
 bool personalize_transfer_begin(const microt_TransferBegin *req, microt_Message *reply)
@@ -272,19 +200,19 @@ bool personalize_transfer_begin(const microt_TransferBegin *req, microt_Message 
         return false;
     }
     if (req->kind == microt_TransferKind_TRANSFER_SAMPLE) {
-        if (!pz.samples_ready) {
+        if (!pz_sess.ready) {
             core_reply_error(reply, microt_ErrorCode_ERR_STATE, "send ResetSamples first");
             return false;
         }
-        if (req->label < 0 || (uint32_t)req->label >= pz.classes) {
+        if (req->label < 0 || (uint32_t)req->label >= pz_sess.classes) {
             core_reply_error(reply, microt_ErrorCode_ERR_BAD_REQUEST, "sample label outside 0..num_classes-1");
             return false;
         }
-        if (pz.cache.count >= pz.cache.capacity) {
+        if (pz_sess.cache.count >= pz_sess.cache.capacity) {
             core_reply_error(reply, microt_ErrorCode_ERR_NO_SPACE, "feature cache full");
             return false;
         }
-    } else if (!pz.trained) {
+    } else if (!pz_sess.trained) {
         core_reply_error(reply, microt_ErrorCode_ERR_NOT_TRAINED, "heads not trained yet");
         return false;
     }
@@ -340,87 +268,53 @@ void personalize_transfer_chunk(const microt_TransferChunk *req)
 /* Stage 1 and stage 2 of a sample into the cache. */
 static void pz_end_sample(microt_Message *reply)
 {
-    float *part = pz_part_feat, *full = pz_full_feat;
-    uint64_t t0 = hal_cycles(), cycles;
-    engine_status_t est;
-    int32_t row;
+    uint64_t cycles = 0;
+    int32_t row = personal_add_sample(pz_session(), &pz.engine, (uint32_t)pz.xfer.label, &cycles);
 
-    /* Long steps kick the watchdog between them (a stage is tens of ms on the boards). */
-    hal_watchdog_kick();
-    est = engine_run_stage1(&pz.engine, part);
-    hal_watchdog_kick();
-    if (est == ENGINE_OK)
-        est = engine_run_stage2(&pz.engine, full);
-    if (est != ENGINE_OK) {
-        core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "engine failed on the sample");
+    if (row == PERSONAL_ENOSPACE) {
+        core_reply_error(reply, microt_ErrorCode_ERR_NO_SPACE, "feature cache full");
         return;
     }
-    cycles = pz_modeled() ? pz_stage_cycles(1) + pz_stage_cycles(2) : hal_cycles() - t0;
-    row = feat_cache_add(&pz.cache, part, full, (uint8_t)pz.xfer.label);
-    if (row == FEAT_CACHE_ENOSPACE) {
-        core_reply_error(reply, microt_ErrorCode_ERR_NO_SPACE, "feature cache full");
+    if (row == PERSONAL_EENGINE) {
+        core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "engine failed on the sample");
         return;
     }
     if (row < 0) {
         core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "feature cache refused the sample");
         return;
     }
-    pz.extract_cycles += cycles;
-    pz.trained = false; /* new data: the heads no longer describe the cache */
     reply->which_body = microt_Message_sample_result_tag;
     reply->body.sample_result.index = (uint32_t)row;
-    reply->body.sample_result.cached = pz.cache.count;
-    reply->body.sample_result.capacity = pz.cache.capacity;
+    reply->body.sample_result.cached = pz_sess.cache.count;
+    reply->body.sample_result.capacity = pz_sess.cache.capacity;
     reply->body.sample_result.cycles = cycles;
 }
 
-/* MicroT's staged inference: stage 1 + part head, exit when confident, else resume stage 2. */
+/* MicroT's staged inference (personal_infer -> infer.c), recorded in the running counters. */
 static void pz_end_image(microt_Message *reply)
 {
-    float *part = pz_part_feat, *full = pz_full_feat;
-    float conf = 0.0f;
-    uint64_t t0 = hal_cycles(), cycles;
-    uint32_t stage = 1;
-    int cls;
+    infer_result_t res;
+    personal_status_t st = personal_infer(pz_session(), &pz.engine, &res);
     core_counters_t *ctr = core_counters();
 
-    if (engine_run_stage1(&pz.engine, part) != ENGINE_OK) {
-        core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "engine failed in stage 1");
+    if (st == PERSONAL_EENGINE) {
+        core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "engine failed on the image");
         return;
     }
-    cls = head_predict(&pz.part_head, part, NULL, &conf);
-    cycles = pz_modeled() ? pz_stage_cycles(1) + cost_float_cycles(pz_profile(),
-                                                                   head_predict_macs(&pz.part_head),
-                                                                   head_predict_exps(&pz.part_head))
-                          : 0u;
-    if (cls >= 0 && !stage_exits(&pz_stage, conf)) {
-        stage = 2;
-        if (engine_run_stage2(&pz.engine, full) != ENGINE_OK) {
-            core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "engine failed in stage 2");
-            return;
-        }
-        cls = head_predict(&pz.full_head, full, NULL, &conf);
-        if (pz_modeled())
-            cycles += pz_stage_cycles(2) + cost_float_cycles(pz_profile(),
-                                                             head_predict_macs(&pz.full_head),
-                                                             head_predict_exps(&pz.full_head));
-    }
-    if (cls < 0) {
-        core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "head prediction failed");
+    if (st != PERSONAL_OK) {
+        core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "staged inference failed");
         return;
     }
-    if (!pz_modeled())
-        cycles = hal_cycles() - t0;
     reply->which_body = microt_Message_inference_tag;
-    reply->body.inference.cls = cls;
-    reply->body.inference.confidence = conf;
-    reply->body.inference.stage = stage;
-    reply->body.inference.cycles = cycles;
-    reply->body.inference.energy_nj = pz_energy_nj(cycles);
+    reply->body.inference.cls = res.class_index;
+    reply->body.inference.confidence = res.confidence;
+    reply->body.inference.stage = res.stage;
+    reply->body.inference.cycles = res.cycles;
+    reply->body.inference.energy_nj = pz_round_nj(res.energy_nj);
     ctr->inferences++;
-    if (stage == 1)
+    if (res.stage == 1)
         ctr->stage1_exits++;
-    ctr->inference_cycles += cycles;
+    ctr->inference_cycles += res.cycles;
     ctr->inference_energy_nj += reply->body.inference.energy_nj;
 }
 
@@ -451,43 +345,24 @@ void personalize_transfer_end(microt_Message *reply)
         pz_end_image(reply);
 }
 
-/* Accuracy of a head on a set of cached rows (features of the head's kind). */
-static float pz_accuracy(const head_t *h, const head_set_t *set)
+static void pz_fill_metrics(microt_HeadMetrics *m, const personal_head_metrics_t *h,
+                            const head_train_report_t *r)
 {
-    uint32_t ok = 0;
-    for (uint32_t i = 0; i < set->count; i++) {
-        uint32_t row = set->index != NULL ? set->index[i] : i;
-        ok += head_predict(h, set->features + (size_t)row * h->dim, NULL, NULL) == set->labels[row];
-    }
-    return set->count ? (float)ok / (float)set->count : 0.0f;
-}
-
-static void pz_fill_metrics(microt_HeadMetrics *m, const head_train_report_t *r, float train_acc,
-                            float hold_acc)
-{
-    m->train_accuracy = train_acc;
-    m->holdout_accuracy = hold_acc;
-    m->epochs = r->iterations;
+    m->train_accuracy = h->train_accuracy;
+    m->holdout_accuracy = h->holdout_accuracy;
+    m->epochs = h->iterations;
     m->evaluations = r->evaluations;
-    m->loss = r->loss;
+    m->loss = h->loss;
 }
 
 void personalize_train(const microt_TrainHeads *req, microt_Message *reply)
 {
-    head_train_cfg_t cfg = head_default_cfg();
-    head_train_report_t rp, rf;
-    head_status_t hst;
-    uint32_t n_train = 0, n_hold = 0, n_calib;
+    personal_train_result_t out;
+    personal_status_t st;
     float holdout = req->holdout_fraction > 0.0f ? req->holdout_fraction : PERSONALIZE_DEFAULT_HOLDOUT;
-    uint64_t t0, train_cycles, calib_cycles, s1, s2;
-    uint64_t calib_macs, calib_exps;
-    head_set_t sp, sf, hp, hf;
-    float tr_p, tr_f, ho_p, ho_f;
-    stage_point_t point;
     microt_TrainResult *res = &reply->body.train_result;
-    const energy_profile_t *prof = pz_profile();
 
-    if (!pz.samples_ready) {
+    if (!pz_sess.ready) {
         core_reply_error(reply, microt_ErrorCode_ERR_STATE, "send ResetSamples and samples first");
         return;
     }
@@ -495,95 +370,36 @@ void personalize_train(const microt_TrainHeads *req, microt_Message *reply)
         core_reply_error(reply, microt_ErrorCode_ERR_BAD_REQUEST, "holdout_fraction must be < 0.9, l2 >= 0");
         return;
     }
-    if (stage_split(pz.cache.labels, pz.cache.count, pz.classes, holdout, req->seed, pz.train_index,
-                    &n_train, pz.hold_index, &n_hold) != STAGE_OK) {
-        core_reply_error(reply, microt_ErrorCode_ERR_STATE, "cannot split the cached samples");
-        return;
-    }
-    if (n_train == 0 || n_hold == 0) {
+    personal_train_cfg_t cfg = {.seed = req->seed, .holdout_fraction = holdout, .l2 = req->l2,
+                                .max_iter = req->max_epochs};
+    st = personal_train(pz_session(), &cfg, &out);
+    if (st == PERSONAL_EDATA) {
         core_reply_error(reply, microt_ErrorCode_ERR_STATE,
                          "too few samples: need training and held-out samples");
         return;
     }
-    if (req->l2 > 0.0f)
-        cfg.c = 1.0f / req->l2;
-    if (req->max_epochs > 0)
-        cfg.max_iter = (uint16_t)(req->max_epochs > 65535u ? 65535u : req->max_epochs);
-
-    sp = feat_cache_part_set(&pz.cache, pz.train_index, n_train);
-    sf = feat_cache_full_set(&pz.cache, pz.train_index, n_train);
-    pz.trained = false;
-    t0 = hal_cycles();
-    hal_watchdog_kick();
-    hst = head_train(&pz.part_head, &sp, &cfg, pz.scratch, pz.scratch_bytes, &rp);
-    hal_watchdog_kick();
-    if (hst == HEAD_OK)
-        hst = head_train(&pz.full_head, &sf, &cfg, pz.scratch, pz.scratch_bytes, &rf);
-    if (hst != HEAD_OK) {
+    if (st != PERSONAL_OK) {
         core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "head training failed");
         return;
     }
-    train_cycles = pz_float_cycles(rp.float_macs + rf.float_macs, rp.float_exps + rf.float_exps,
-                                   hal_cycles() - t0);
-
-    /* Calibration: both heads on the held-out rows; the records are all later decisions need. */
-    t0 = hal_cycles();
-    n_calib = n_hold < STAGE_MAX_CALIB ? n_hold : STAGE_MAX_CALIB;
-    for (uint32_t i = 0; i < n_calib; i++) {
-        uint32_t row = pz.hold_index[i];
-        float c = 0.0f;
-        int p = head_predict(&pz.part_head, pz.cache.part + (size_t)row * pz.part_dim, NULL, &c);
-        int q = head_predict(&pz.full_head, pz.cache.full + (size_t)row * pz.full_dim, NULL, NULL);
-        pz_records[i].confidence = c;
-        pz_records[i].part_correct = p == pz.cache.labels[row];
-        pz_records[i].full_correct = q == pz.cache.labels[row];
-    }
-    /* Per-inference stage costs for the curve: the engine stages as the cost model (or the last
-     * measured run) prices them, plus each head's prediction. */
-    s1 = pz_stage_cycles(1) + cost_float_cycles(prof, head_predict_macs(&pz.part_head),
-                                                head_predict_exps(&pz.part_head));
-    s2 = pz_stage_cycles(2) + cost_float_cycles(prof, head_predict_macs(&pz.full_head),
-                                                head_predict_exps(&pz.full_head));
-    if (stage_calibrate(&pz_stage, pz_records, n_calib, s1, s2, pz.ratio) != STAGE_OK) {
-        core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "calibration failed");
-        return;
-    }
-    calib_macs = (uint64_t)n_calib * (head_predict_macs(&pz.part_head) + head_predict_macs(&pz.full_head));
-    calib_exps = (uint64_t)n_calib * (head_predict_exps(&pz.part_head) + head_predict_exps(&pz.full_head));
-    calib_cycles = pz_float_cycles(calib_macs, calib_exps, hal_cycles() - t0);
-    pz.trained = true;
-
-    /* Reported accuracies (evaluation for the report, not part of the board's work above). */
-    hp = feat_cache_part_set(&pz.cache, pz.hold_index, n_hold);
-    hf = feat_cache_full_set(&pz.cache, pz.hold_index, n_hold);
-    tr_p = pz_accuracy(&pz.part_head, &sp);
-    tr_f = pz_accuracy(&pz.full_head, &sf);
-    ho_p = pz_accuracy(&pz.part_head, &hp);
-    ho_f = pz_accuracy(&pz.full_head, &hf);
-    (void)stage_point(&pz_stage, prof, pz.ratio, &point);
-
     reply->which_body = microt_Message_train_result_tag;
-    res->samples = pz.cache.count;
-    res->holdout = n_hold;
+    res->samples = pz_sess.cache.count;
+    res->holdout = out.holdout;
     res->has_part = true;
     res->has_full = true;
-    pz_fill_metrics(&res->part, &rp, tr_p, ho_p);
-    pz_fill_metrics(&res->full, &rf, tr_f, ho_f);
-    res->staged_holdout_accuracy = point.accuracy;
-    res->extract_cycles = pz.extract_cycles;
-    res->train_cycles = train_cycles;
-    res->calibrate_cycles = calib_cycles;
-    res->extract_energy_nj = pz_energy_nj(pz.extract_cycles);
-    res->train_energy_nj = pz_energy_nj(train_cycles);
-    res->calibrate_energy_nj = pz_energy_nj(calib_cycles);
-    /* Peak: arena + the pool's fixed part (heads, scratch, lists) + cached rows + stage record. */
-    res->peak_ram_bytes = (uint32_t)(pz.arena_needed + pz.pool_used_fixed +
-                                     (size_t)pz.cache.count *
-                                         feat_cache_sample_bytes(pz.part_dim, pz.full_dim) +
-                                     sizeof(pz_stage) + sizeof(pz_records));
-    res->threshold = pz_wire_threshold(pz_stage.threshold);
+    pz_fill_metrics(&res->part, &out.part, &out.part_report);
+    pz_fill_metrics(&res->full, &out.full, &out.full_report);
+    res->staged_holdout_accuracy = out.staged_holdout_accuracy;
+    res->extract_cycles = out.extract_cycles;
+    res->train_cycles = out.train_cycles;
+    res->calibrate_cycles = out.calibrate_cycles;
+    res->extract_energy_nj = pz_round_nj(out.extract_energy_nj);
+    res->train_energy_nj = pz_round_nj(out.train_energy_nj);
+    res->calibrate_energy_nj = pz_round_nj(out.calibrate_energy_nj);
+    res->peak_ram_bytes = out.peak_ram_bytes;
+    res->threshold = pz_wire_threshold(out.threshold);
     res->ratio = pz.ratio;
-    res->num_classes = pz.classes;
+    res->num_classes = pz_sess.classes;
 }
 
 static void pz_fill_ratio_state(microt_Message *reply)
@@ -592,8 +408,8 @@ static void pz_fill_ratio_state(microt_Message *reply)
     microt_RatioState *rs = &reply->body.ratio_state;
     reply->which_body = microt_Message_ratio_state_tag;
     rs->ratio = pz.ratio;
-    rs->threshold = pz.trained ? pz_wire_threshold(pz_stage.threshold) : 0.0f;
-    if (pz.trained && stage_point(&pz_stage, pz_profile(), pz.ratio, &point) == STAGE_OK) {
+    rs->threshold = pz_sess.trained ? pz_wire_threshold(pz_sess.stage.threshold) : 0.0f;
+    if (pz_sess.trained && stage_point(&pz_sess.stage, pz_profile(), pz.ratio, &point) == STAGE_OK) {
         rs->expected_accuracy = point.accuracy;
         rs->expected_energy_uj = (float)(point.energy_nj / 1e3);
         rs->exit_fraction = point.exit_fraction;
@@ -614,15 +430,15 @@ void personalize_set_ratio(const microt_SetRatio *req, microt_Message *reply)
         break;
     case microt_SetRatio_Target_ENERGY_BUDGET:
     case microt_SetRatio_Target_ACCURACY_FLOOR:
-        if (!pz.trained) {
+        if (!pz_sess.trained) {
             core_reply_error(reply, microt_ErrorCode_ERR_NOT_TRAINED, "heads not trained yet");
             return;
         }
         if (req->target == microt_SetRatio_Target_ENERGY_BUDGET)
-            st = stage_ratio_for_energy(&pz_stage, pz_profile(), (double)req->energy_budget_uj * 1e3,
+            st = stage_ratio_for_energy(&pz_sess.stage, pz_profile(), (double)req->energy_budget_uj * 1e3,
                                         &ratio);
         else
-            st = stage_ratio_for_accuracy(&pz_stage, req->min_accuracy, &ratio);
+            st = stage_ratio_for_accuracy(&pz_sess.stage, req->min_accuracy, &ratio);
         if (st == STAGE_EUNREACHABLE) {
             core_reply_error(reply, microt_ErrorCode_ERR_BAD_REQUEST, "no ratio meets that target");
             return;
@@ -640,7 +456,7 @@ void personalize_set_ratio(const microt_SetRatio *req, microt_Message *reply)
      * from the stored calibration, without retraining. */
     pz.ratio = ratio;
     pz.ratio_set = true;
-    if (pz.trained && stage_set_ratio(&pz_stage, ratio) != STAGE_OK) {
+    if (personal_set_ratio(pz_session(), ratio, NULL) != PERSONAL_OK) {
         core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "threshold update failed");
         return;
     }
@@ -651,11 +467,12 @@ void personalize_get_tradeoff(microt_Message *reply)
 {
     stage_point_t curve[STAGE_CURVE_POINTS];
     microt_Tradeoff *t = &reply->body.tradeoff;
-    if (!pz.trained) {
+    personal_status_t st = personal_tradeoff(pz_session(), curve);
+    if (st == PERSONAL_ESTATE) {
         core_reply_error(reply, microt_ErrorCode_ERR_NOT_TRAINED, "heads not trained yet");
         return;
     }
-    if (stage_curve(&pz_stage, pz_profile(), curve) != STAGE_OK) {
+    if (st != PERSONAL_OK) {
         core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "trade-off curve failed");
         return;
     }

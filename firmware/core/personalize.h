@@ -15,10 +15,13 @@
  *   TRANSFER_IMAGE         -> at TransferEnd: stage 1, part head, exit if confident, else resume
  *                             stage 2 + full head; Inference{cls, confidence, stage, cycles, energy}
  *
+ * The logic behind every handler is personal.c's (one session, static here); this module checks
+ * requests, maps results and errors to the wire, owns the transfers and the running counters.
+ *
  * Memory (no heap): the engine arena (PERSONALIZE_ARENA_BYTES) and one pool
- * (PERSONALIZE_POOL_BYTES) are static. At ResetSamples the pool is laid out as: both head models,
- * one L-BFGS scratch (the heads train one after the other), the split index lists, and the feature
- * cache taking the rest. How much of the pool may be used is the board's SRAM minus
+ * (PERSONALIZE_POOL_BYTES) are static. At ResetSamples personal_reset() lays the pool out as: both
+ * head models, one L-BFGS scratch (the heads train one after the other), one sample's features,
+ * the split index lists, and the feature cache taking the rest. How much of the pool may be used is the board's SRAM minus
  * PERSONALIZE_RESERVED_BYTES (firmware data, stacks, link buffers) minus the model's arena, so one
  * simulator binary reports an H7A3ZI's or an L4R5ZI's capacity. A port for a smaller part lowers the
  * two static sizes at build time.
@@ -61,6 +64,11 @@ void personalize_init(void);
 
 /* Static arena size a model may need (model_store_end checks against it). */
 uint32_t personalize_arena_capacity(void);
+
+/* Bytes of the pool a part with sram_bytes may give personal.c beside a model whose arena needs
+ * arena_bytes: SRAM - PERSONALIZE_RESERVED_BYTES - arena, at most PERSONALIZE_POOL_BYTES; 0 when
+ * nothing is left. ResetSamples lays the session out over this much; tools/results does too. */
+uint32_t personalize_pool_budget(uint32_t sram_bytes, uint32_t arena_bytes);
 
 /* True when a model is bound (engine open). */
 bool personalize_has_model(void);

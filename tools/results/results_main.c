@@ -9,6 +9,8 @@
  * evaluates on separate test images: each head, the staged model at every ratio, and a live
  * staged run at r = 0.5 that resumes stage 2 only when the part head is unsure (its MAC counters
  * prove nothing is computed twice). Cycles come from the per-board cost model (cost.c, energy.c).
+ * Caching, training, calibration and staged inference are personal.c's calls, the very ones the
+ * board's RPC handlers (personalize.c) make, over the pool budget ResetSamples would give.
  *
  * Writes OUT/board.json (every figure) and the features the heads saw (OUT/train_*.f32, test_*.f32,
  * and the label files) so that
@@ -35,17 +37,15 @@
 #include "import/model_import.h"
 #include "infer.h"
 #include "personal.h"
+#include "personalize.h"
 #include "stage.h"
 
 #define R_CLASSES 10u
 #define R_SIDE 28u
 #define R_MAX_PER_CLASS 1000u
-/* The personalization session's region on each board (heads, L-BFGS scratch, split lists,
- * feature cache): SRAM - 160 KiB engine arena (these backbones plan 128-160 KiB) - 96 KiB for
- * the firmware's static data, stacks, link buffers and the stage record. H7A3ZI: 1400 KiB SRAM
- * -> 1144 KiB; L4R5ZI: 640 KiB -> 384 KiB. */
-#define R_REGION_BYTES (1144u * 1024u)
-#define R_L4_REGION_BYTES (384u * 1024u)
+/* The personalization session's region (heads, L-BFGS scratch, features, split lists, feature
+ * cache) is the firmware's pool, and each board's share of it is what ResetSamples gives:
+ * personalize_pool_budget(SRAM, model arena). */
 
 typedef struct {
     uint32_t n;
@@ -53,7 +53,7 @@ typedef struct {
     uint8_t *labels;
 } r_images_t;
 
-static uint8_t r_region[R_REGION_BYTES] __attribute__((aligned(8)));
+static uint8_t r_region[PERSONALIZE_POOL_BYTES] __attribute__((aligned(8)));
 
 /* Engine hook: adds the MACs of each op as it is executed. */
 static const engine_t *r_hook_engine;
@@ -66,13 +66,6 @@ static void r_count_macs(void *ctx, uint32_t op_index, uint32_t tensor_index, co
     uint64_t *total = ctx;
     if (r_hook_engine != NULL && op_index < r_hook_engine->hdr->n_ops)
         *total += r_hook_engine->ops[op_index].macs;
-}
-
-/* The engine times each op with hal_cycles(); the figures here use the cost model (cost.c), not
- * host time, so this program links without a host port and counts 0 when none provides it. */
-__attribute__((weak)) uint64_t hal_cycles(void)
-{
-    return 0;
 }
 
 static int r_read_gz(const char *path, uint8_t **data, size_t *len)
@@ -353,15 +346,17 @@ int main(int argc, char **argv)
         boards[b].engine1_cycles = cost_stage_cycles(&e, boards[b].prof, 1, &macs1);
         boards[b].engine2_cycles = cost_stage_cycles(&e, boards[b].prof, 2, &macs2);
     }
-    /* The board's personalization session (personal.c), laid out over each board's budget: the
-     * L4R5ZI's only to report its capacity, the H7A3ZI's for the run. */
+    /* The board's personalization session (personal.c, the code behind the RPC handlers), laid
+     * out over each board's budget as ResetSamples lays it: the L4R5ZI's only to report its
+     * capacity, the H7A3ZI's for the run. Cycles are the cost model's (measured_cycles stays
+     * false): the host's clock is not the part's. */
     static personal_t sess;
-    if (personal_reset(&sess, r_region, R_L4_REGION_BYTES, &e, R_CLASSES, boards[1].prof) !=
-        PERSONAL_OK)
+    uint32_t region_h7 = personalize_pool_budget(boards[0].prof->sram_bytes, mi.arena_bytes);
+    uint32_t region_l4 = personalize_pool_budget(boards[1].prof->sram_bytes, mi.arena_bytes);
+    if (personal_reset(&sess, r_region, region_l4, &e, R_CLASSES, boards[1].prof) != PERSONAL_OK)
         goto out;
     uint32_t capacity_l4 = personal_capacity(&sess);
-    if (personal_reset(&sess, r_region, sizeof r_region, &e, R_CLASSES, boards[0].prof) !=
-        PERSONAL_OK)
+    if (personal_reset(&sess, r_region, region_h7, &e, R_CLASSES, boards[0].prof) != PERSONAL_OK)
         goto out;
 
     /* 1. Feature extraction of the labeled samples into the cache (the board's path). */
@@ -517,9 +512,12 @@ int main(int argc, char **argv)
             mi.arena_stage1_bytes, mi.image_bytes);
     fprintf(jf, "  \"samples\": {\"offered\": %u, \"cached\": %u, \"refused\": %u, \"train\": %u, "
                 "\"holdout\": %u, \"test\": %u, \"cache_capacity_h7a3zi\": %u, "
-                "\"cache_capacity_l4r5zi\": %u, \"sample_bytes\": %zu},\n",
+                "\"cache_capacity_l4r5zi\": %u, \"sample_bytes\": %zu, "
+                "\"region_bytes_h7a3zi\": %u, \"region_bytes_l4r5zi\": %u, "
+                "\"reserved_bytes\": %u},\n",
             train.n, sess.cache.count, refused, n_train, n_hold, test.n, sess.cache.capacity,
-            capacity_l4, feat_cache_sample_bytes(PD, FD));
+            capacity_l4, feat_cache_sample_bytes(PD, FD), region_h7, region_l4,
+            (unsigned)PERSONALIZE_RESERVED_BYTES);
     float tr_p = r_set_accuracy(&sess.part_head, &sp), tr_f = r_set_accuracy(&sess.full_head, &sf);
     head_set_t hsp = feat_cache_part_set(&sess.cache, hold_idx, n_hold);
     head_set_t hsf = feat_cache_full_set(&sess.cache, hold_idx, n_hold);

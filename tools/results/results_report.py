@@ -182,7 +182,8 @@ def write_md(path, command, boards, summary):
     L.append("## Personalization\n")
     L.append(f"Made by `{command}` (tools/results/: `microt-results` runs the board code — int8 "
              "engine and the personalization session (personal.c: feature cache, L-BFGS heads, "
-             "stage decision, staged inference) — on the host; `results_report.py` fits "
+             "stage decision, staged inference; the code the board's RPC handlers in "
+             "personalize.c call) — on the host; `results_report.py` fits "
              "the sklearn reference on the same features and writes this page and "
              "`build/results.json`).\n")
     L.append(f"Task: Fashion-MNIST (Debian `dataset-fashion-mnist`), 10 classes, 28x28 grey "
@@ -298,9 +299,9 @@ def write_md(path, command, boards, summary):
     L.append("Feature extraction (every labeled sample through stage 1 and stage 2 once) dominates; "
              "TTL needs it too, so MicroT's training costs only the part head's training and the "
              "calibration more. Peak RAM: engine arena + cached rows + split lists + both head "
-             "models + one L-BFGS scratch (the heads train one after the other) + the stage "
-             "record. The L4R5ZI rows price the same run on the M4's cost model; its 384 KiB "
-             "session region would hold only the sample counts in \"Feature cache capacity\" below "
+             "models + one L-BFGS scratch (the heads train one after the other) + one sample's "
+             "features + the stage record. The L4R5ZI rows price the same run on the M4's cost "
+             "model; its smaller session region would hold only the sample counts in \"Feature cache capacity\" below "
              "(the board refuses the rest), so a real L4R5ZI run trains on fewer samples.\n")
     L.append("### Stage costs per inference (cost model, firmware/core/energy.c)\n")
     L.append("| model | MACs stage 1 | MACs stage 2 | board | stage 1 ms | stage 2 ms | stage 1 mJ | "
@@ -351,20 +352,25 @@ def write_md(path, command, boards, summary):
         L.append(f"| {bd['ratios'][k]['ratio']:.2f} | " + " | ".join(cells) + " |")
     L.append("")
     L.append("### Feature cache capacity\n")
-    L.append("| model | part + full dims | bytes per sample | H7A3ZI (1144 KiB session region) | "
-             "L4R5ZI (384 KiB session region) |")
+    L.append("| model | part + full dims | bytes per sample | H7A3ZI samples (session region) | "
+             "L4R5ZI samples (session region) |")
     L.append("|---|---|---|---|---|")
     for board, _ in boards:
         s = board["samples"]
         L.append(f"| {board['model']} | {board['part_dim']} + {board['full_dim']} | "
-                 f"{s['sample_bytes']} | {s['cache_capacity_h7a3zi']} | {s['cache_capacity_l4r5zi']} |")
+                 f"{s['sample_bytes']} | {s['cache_capacity_h7a3zi']} "
+                 f"({s['region_bytes_h7a3zi'] / 1024:.0f} KiB) | {s['cache_capacity_l4r5zi']} "
+                 f"({s['region_bytes_l4r5zi'] / 1024:.0f} KiB) |")
     L.append("")
-    L.append("The session region (firmware/core/personal.c) holds both head models, the L-BFGS "
-             "scratch, the split lists and the feature cache, which gets the rest. Budgets: SRAM - "
-             "160 KiB engine arena - 96 KiB firmware static data, stacks, link buffers and stage "
-             "record: H7A3ZI 1400 KiB -> 1144 KiB, L4R5ZI 640 KiB -> 384 KiB. Past capacity the "
-             "board refuses the sample (PERSONAL_ENOSPACE, before running the backbone) and keeps "
-             "every sample it already has.\n")
+    reserved_kib = boards[0][0]["samples"]["reserved_bytes"] / 1024
+    L.append("The session region (firmware/core/personal.c, laid out by ResetSamples in "
+             "personalize.c) holds both head models, the L-BFGS scratch, one sample's features, the "
+             "split lists and the feature cache, which gets the rest. Its size is what the board "
+             "gives at ResetSamples (personalize_pool_budget): SRAM (H7A3ZI 1400 KiB, L4R5ZI "
+             f"640 KiB) - the model's engine arena - {reserved_kib:.0f} KiB the firmware keeps "
+             "(static data, stacks, link buffers, messages, stage record), at most the static "
+             "pool. Past capacity the board refuses the sample (PERSONAL_ENOSPACE, before running "
+             "the backbone) and keeps every sample it already has.\n")
     text = "\n".join(L) + "\n"
     # Keep any other section of docs/results.md that other areas own.
     if os.path.exists(path):
