@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fw_header.h"
@@ -405,12 +406,85 @@ static void test_killed_mid_flash_then_recovered(void **state)
     assert_int_equal(ping(BOARD_L4), 200);
 }
 
+/* Runs microtctl with args; returns its exit status, output (stdout + stderr) in *out. */
+static int run_ctl(char *const args[], char **out)
+{
+    char ctl[300], log[400], url[80];
+    char *argv[16];
+    int n = 0, status = -1;
+    snprintf(ctl, sizeof ctl, "%s/microtctl", harness_build_dir());
+    snprintf(log, sizeof log, "%s/ctl.log", fx.dir);
+    snprintf(url, sizeof url, "%s", fx.base);
+    unlink(log);
+    argv[n++] = ctl;
+    argv[n++] = "--url";
+    argv[n++] = url;
+    argv[n++] = "--token";
+    argv[n++] = TOKEN;
+    for (int i = 0; args[i] != NULL && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = harness_spawn(argv, log);
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    FILE *f = fopen(log, "r");
+    *out = calloc(1, 65536);
+    assert_non_null(*out);
+    if (f != NULL) {
+        size_t got = fread(*out, 1, 65535, f);
+        (*out)[got] = '\0';
+        fclose(f);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* `microtctl flash`: a wrong chip refused with the reason; a good image flashed, --json job. */
+static void test_microtctl_flash(void **state)
+{
+    (void)state;
+    char file[400], *out = NULL;
+    uint8_t *img = make_image(BOARD_H7, "3.1.0-ctl", 9, chip_of(BOARD_L4));
+    snprintf(file, sizeof file, "%s/fw.bin", fx.dir);
+    FILE *f = fopen(file, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(img, 1, IMG_BYTES, f), IMG_BYTES);
+    fclose(f);
+    char *bad[] = {"flash", (char *)uids[BOARD_H7], file, NULL};
+    assert_int_equal(run_ctl(bad, &out), 1);
+    assert_non_null(strstr(out, "built for chip 0x470"));
+    free(out);
+
+    free(img);
+    img = make_image(BOARD_H7, "3.1.0-ctl", 9, chip_of(BOARD_H7));
+    f = fopen(file, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(img, 1, IMG_BYTES, f), IMG_BYTES);
+    fclose(f);
+    free(img);
+    char *good[] = {"--json", "flash", (char *)uids[BOARD_H7], file, "--base", "0x08000000",
+                    "--entry", "rpc", NULL};
+    int rc = run_ctl(good, &out);
+    if (rc != 0)
+        fail_msg("microtctl flash exited %d: %s", rc, out);
+    json_t *job = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
+    assert_non_null(job);
+    assert_string_equal(job_state(job), "done");
+    assert_string_equal(json_string_value(json_object_get(job, "kind")), "flash");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(job, "result"),
+                                                          "to_version")), "3.1.0-ctl");
+    json_decref(job);
+    free(out);
+    online_arg_t a = {BOARD_H7, "3.1.0-ctl"};
+    assert_true(harness_wait(board_online, &a, 5000));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refused_images),
         cmocka_unit_test(test_flash_by_rpc_while_other_works),
         cmocka_unit_test(test_killed_mid_flash_then_recovered),
+        cmocka_unit_test(test_microtctl_flash),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
