@@ -83,6 +83,8 @@ typedef struct session {
     int lend_reboot;
     int lend_result;
     char lend_err[192];
+    char lend_id[FLEET_ID_CHARS]; /* the device the borrower named (the session may not know it
+                                     yet: a daemon started while the board sat in its bootloader) */
     transport_t *lend_tr;
 
     /* Session thread only. */
@@ -504,7 +506,7 @@ static void session_lend(session_t *s)
     s->lend_state = LEND_BUSY;
     reboot = s->lend_reboot;
     online = s->online;
-    memcpy(id, s->id, sizeof(id));
+    memcpy(id, s->id[0] != '\0' ? s->id : s->lend_id, sizeof(id));
     pthread_mutex_unlock(&s->mu);
 
     if (reboot) {
@@ -939,6 +941,7 @@ int fleet_borrow_port(fleet_t *f, const char *id, int reboot_to_bootloader, uint
     }
     s->lend_state = LEND_REQUESTED;
     s->lend_reboot = reboot_to_bootloader;
+    snprintf(s->lend_id, sizeof(s->lend_id), "%s", id);
     s->lend_err[0] = '\0';
     atomic_store(&s->lend_req, 1);
     (void)!write(s->wake_fd, &v, sizeof(v));
