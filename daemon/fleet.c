@@ -181,8 +181,9 @@ static void session_deliver(void *ctx, const uint8_t *payload, size_t len)
         s->fleet->event_fn != NULL && s->id[0] != '\0')
         s->fleet->event_fn(s->fleet->event_ctx, s->id, &s->rx_msg);
     if (s->rx_msg.id == 0) {
-        /* A Boot we have not seen (its count differs from the hello's) means the board reset. */
-        if (s->rx_msg.which_body == microt_Message_boot_tag &&
+        /* A Boot we have not seen (its count differs from the hello's) means the board reset;
+         * before the first hello has answered, that answer is news enough. */
+        if (s->rx_msg.which_body == microt_Message_boot_tag && s->online &&
             s->rx_msg.body.boot.boot_count != s->info.boot_count)
             s->rehello = 1;
         return;

@@ -442,8 +442,11 @@ static json_t *http_h_ping(http_req_t *rq, unsigned *status)
     return json_pack("{s:s, s:I}", "id", id, "rtt_us", (json_int_t)rtt_us);
 }
 
+static json_t *http_h_index(http_req_t *rq, unsigned *status);
+
 /* Every API route. A route that changes anything sets changes = true (bearer token). */
 static const http_route_t http_routes[] = {
+    {"GET", "/api", http_h_index, false, false},
     {"GET", "/api/health", http_h_health, false, false},
     {"GET", "/api/devices", http_h_devices, false, false},
     {"GET", "/api/devices/{id}", http_h_device, false, false},
@@ -452,6 +455,18 @@ static const http_route_t http_routes[] = {
     {"POST", "/api/devices/{id}/ping", http_h_ping, true, false},
     HTTP_WF_ROUTES
 };
+
+/* The route table itself, so clients (and the docs test) can see what exists. */
+static json_t *http_h_index(http_req_t *rq, unsigned *status)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < sizeof http_routes / sizeof http_routes[0]; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:b}", "method", http_routes[i].method,
+                                              "path", http_routes[i].pattern,
+                                              "token", http_routes[i].changes));
+    *status = 200;
+    return json_pack("{s:o}", "routes", list);
+}
 
 /* ---- routing ---- */
 

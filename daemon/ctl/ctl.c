@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "ctl_devices.h"
+#include "ctl_inspect.h"
 #include "ctl_wf.h"
 #include "http_token.h"
 #include "mt_err.h"
@@ -27,6 +28,8 @@ static const ctl_command_t ctl_commands[] = {
     {{"ping", NULL}, "ID", "ping a connected device, print the round trip", ctl_devices_ping},
     {{"model", "push"}, "DEV FILE.tflite [--cut NAME] [--no-wait]",
      "import a model, check it fits, push it (progress bar)", ctl_wf_model_push},
+    {{"model", "inspect"}, "FILE.tflite [--cut NAME]",
+     "import a model locally and print its stages, ops, arena and weights", ctl_inspect_model},
     {{"model", "import"}, "FILE.tflite [--cut NAME]", "import and store a model without pushing",
      ctl_wf_model_import},
     {{"models", NULL}, "", "list the imported models", ctl_wf_models},
