@@ -251,6 +251,16 @@ int flash_job_run(store_t *store, fleet_t *fleet, const char *device_id, const u
     };
     t_flash = flash_job_mono_ms();
     rc = flasher_run(&o, flash_job_on_progress, &prog, why, sizeof why);
+    if (rc != 0 && (rc == MT_EPROTO || rc == MT_ETIMEOUT) && st.chip_id == 0) {
+        /* Nothing answered as a bootloader should (a board still resetting, stray bytes of
+         * the link on the line): one more try, now as a board already in its bootloader; the
+         * flasher's resync waits for a quiet line first. Nothing was written yet. */
+        fprintf(stderr, "microtd: flash of %s: %s; connecting again\n", device_id, why);
+        o.entry = FLASHER_ENTRY_NONE;
+        o.boot_wait_ms = FLASH_JOB_RPC_BOOT_MS;
+        memset(&st, 0, sizeof st);
+        rc = flasher_run(&o, flash_job_on_progress, &prog, why, sizeof why);
+    }
     t_flash = flash_job_mono_ms() - t_flash;
     fleet_return_port(fleet, device_id, tr);
     if (rc != 0) {

@@ -27,6 +27,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/random.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +43,8 @@
 #define FLEET_HELLO_TIMEOUT_MS 1500u
 #define FLEET_REOPEN_MS 300u
 #define FLEET_SCAN_MS 500u
+#define FLEET_LEND_QUIET_MS 150u     /* a bootloader answers a stray byte within a few ms */
+#define FLEET_LEND_DRAIN_MAX_MS 2000u
 
 typedef enum { CALL_IDLE, CALL_QUEUED, CALL_SENT, CALL_DONE } call_state_t;
 
@@ -488,6 +491,25 @@ static void session_unclaim(session_t *s)
     pthread_mutex_unlock(&s->fleet->mu);
 }
 
+/* Discards input until none came for quiet_ms (at most max_ms in all), after our own output
+ * has left (tcdrain; harmless on a pty). The link is not run meanwhile: nothing is resent. */
+static void session_drain(session_t *s, uint32_t quiet_ms, uint32_t max_ms)
+{
+    uint32_t start = fleet_now_ms();
+    uint8_t buf[256];
+    (void)tcdrain(transport_fd(s->tr));
+    while (fleet_now_ms() - start < max_ms) {
+        struct pollfd p = {.fd = transport_fd(s->tr), .events = POLLIN};
+        int r = poll(&p, 1, (int)quiet_ms);
+        if (r == 0)
+            return;
+        if (r < 0 && errno != EINTR)
+            return;
+        if (r > 0 && transport_read(s->tr, buf, sizeof(buf), 0) < 0)
+            return; /* port gone: the job will find out */
+    }
+}
+
 /* Lends the open port to the flash job that asked (fleet_borrow_port) and waits until it is
  * returned. With a reboot wanted, the firmware is first asked for Reboot{BOOTLOADER}; its
  * acknowledgement is the last link traffic, so the job then has a line that only the ROM
@@ -533,6 +555,10 @@ static void session_lend(session_t *s)
         }
     }
     if (rc == 0) {
+        /* The line must be quiet when the job starts: Hellos sent to a board that sits in its
+         * bootloader are still being answered (NACKs), and a late answer would be taken for
+         * the reply to the job's first command. */
+        session_drain(s, FLEET_LEND_QUIET_MS, FLEET_LEND_DRAIN_MAX_MS);
         pthread_mutex_lock(&s->mu);
         s->online = 0;
         if (s->call_state == CALL_QUEUED || s->call_state == CALL_SENT) {
