@@ -196,7 +196,8 @@ static int flash_job_await_hello(fleet_t *fleet, const char *device_id, const ch
 }
 
 int flash_job_run(store_t *store, fleet_t *fleet, const char *device_id, const uint8_t *file,
-                  size_t len, const json_t *params, flash_job_progress_fn progress,
+                  size_t len, const json_t *params, uint32_t reply_ms,
+                  flash_job_progress_fn progress,
                   void *progress_ctx, const atomic_int *stop, json_t **result, char *err,
                   size_t err_len)
 {
@@ -247,6 +248,7 @@ int flash_job_run(store_t *store, fleet_t *fleet, const char *device_id, const u
         .entry = strncmp(entry, "dtr-rts:", 8) == 0 ? FLASHER_ENTRY_LINES : FLASHER_ENTRY_NONE,
         .lines_entry = strncmp(entry, "dtr-rts:", 8) == 0 ? entry + 8 : NULL,
         .boot_wait_ms = strcmp(entry, "rpc") == 0 ? FLASH_JOB_RPC_BOOT_MS : 0,
+        .timing = {.reply_ms = reply_ms},
         .stats = &st,
     };
     t_flash = flash_job_mono_ms();

@@ -44,14 +44,16 @@ int flash_job_check(store_t *store, const char *device_id, const uint8_t *file, 
  * done/total bytes of that phase. */
 typedef void (*flash_job_progress_fn)(void *ctx, const char *phase, uint64_t done, uint64_t total);
 
-/* Runs the job on the board: file/len is the upload, params what flash_job_check made.
+/* Runs the job on the board: file/len is the upload, params what flash_job_check made,
+ * reply_ms the bootloader's reply deadline (0 = the AN3155 client's default, 500 ms).
  * *result (always set when memory allows, also on failure) gets what the flasher did: pages
  * touched / same (skipped) / erased / written / retried, bytes, durations, versions. On a
  * failure after the board entered its bootloader it is left there (store state "bootloader"),
  * and a new job with entry "bootloader" recovers it. stop (may be NULL) ends the wait for the
  * board's Hello early. */
 int flash_job_run(store_t *store, fleet_t *fleet, const char *device_id, const uint8_t *file,
-                  size_t len, const json_t *params, flash_job_progress_fn progress,
+                  size_t len, const json_t *params, uint32_t reply_ms,
+                  flash_job_progress_fn progress,
                   void *progress_ctx, const atomic_int *stop, json_t **result, char *err,
                   size_t err_len);
 

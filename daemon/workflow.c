@@ -487,7 +487,8 @@ static int wf_run_flash(wf_run_t *r, json_t *params, json_t **result, char *err,
     if (r->blob == NULL)
         return wf_errf(err, err_len, MT_ESTATE, "the job has no image");
     return flash_job_run(r->wf->store, r->wf->fleet, r->device, r->blob, r->blob_len, params,
-                         wf_flash_progress_cb, r, &r->wf->stop, result, err, err_len);
+                         r->wf->cfg.flash_reply_ms, wf_flash_progress_cb, r, &r->wf->stop, result,
+                         err, err_len);
 }
 
 /* Class names sorted (the index sent with each sample) as a JSON array. */

@@ -28,6 +28,7 @@ typedef struct workflow workflow_t;
 typedef struct {
     uint32_t stats_interval_ms;     /* collector period; 0 = 5000 */
     uint32_t push_stall_ms;         /* a push fails after this long without progress; 0 = 60000 */
+    uint32_t flash_reply_ms;        /* flash jobs: deadline for a bootloader reply; 0 = 500 */
 } workflow_config_t;
 
 typedef struct {

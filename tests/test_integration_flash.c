@@ -209,7 +209,7 @@ static void start_daemon(void)
     snprintf(pattern, sizeof pattern, "%s/ports/board-*", fx.dir);
     snprintf(log, sizeof log, "%s/microtd.log", fx.dir);
     char *argv[] = {daemon, "--http", http, "--db", db, "--state-dir", fx.dir, "--token", TOKEN,
-                    "--port", pattern, "--baud", "921600", NULL};
+                    "--port", pattern, "--baud", "921600", "--flash-reply-ms", "3000", NULL};
     fx.daemon = harness_spawn(argv, log);
 }
 
