@@ -82,6 +82,7 @@ typedef struct session {
     /* Guarded by mu: the port lent to a flash job (fleet_borrow_port). lend_req mirrors
      * "REQUESTED" so the session's loops can notice it without the lock. */
     atomic_int lend_req;
+    atomic_int exited;          /* session_main returned: the scanner may free it */
     lend_state_t lend_state;
     int lend_reboot;
     int lend_result;
@@ -633,6 +634,7 @@ static void *session_main(void *arg)
              i < FLEET_REOPEN_MS / 50 && !atomic_load(&s->stop) && !atomic_load(&s->lend_req); i++)
             usleep(50000);
     }
+    atomic_store(&s->exited, 1);
     return NULL;
 }
 
@@ -690,7 +692,11 @@ static void fleet_scan(fleet_t *f)
     pthread_mutex_lock(&f->mu);
     for (unsigned i = 0; i < f->n_sessions;) {
         session_t *s = f->sessions[i];
-        if (s->from_pattern && pthread_tryjoin_np(s->thread, NULL) == 0) {
+        int lent;
+        pthread_mutex_lock(&s->mu);
+        lent = s->lend_state != LEND_NONE; /* a borrower still holds a pointer to it */
+        pthread_mutex_unlock(&s->mu);
+        if (s->from_pattern && !lent && pthread_tryjoin_np(s->thread, NULL) == 0) {
             close(s->wake_fd);
             free(s);
             f->sessions[i] = f->sessions[--f->n_sessions];
@@ -914,42 +920,49 @@ int fleet_ping(fleet_t *f, const char *id, uint32_t *rtt_us)
 
 /* The session that talks, or last talked, to the device: online first; else one that said
  * Hello under this id before (a board now in its bootloader); else the one on the port the
- * store last saw it on (a daemon started while the board sat in its bootloader). */
-static session_t *fleet_find_any(fleet_t *f, const char *id)
+ * store last saw it on (a daemon started while the board sat in its bootloader). Sessions whose
+ * thread ended (their path vanished) are skipped. Caller holds f->mu, so the scanner cannot
+ * free the session before the caller marks it. */
+static session_t *fleet_find_any_locked(fleet_t *f, const char *id)
 {
-    session_t *best = fleet_find(f, id);
+    session_t *online = NULL, *known = NULL;
     store_device_row_t row;
-    if (best != NULL)
-        return best;
-    pthread_mutex_lock(&f->mu);
-    for (unsigned i = 0; i < f->n_sessions && best == NULL; i++) {
+    for (unsigned i = 0; i < f->n_sessions; i++) {
         session_t *s = f->sessions[i];
+        if (atomic_load(&s->exited))
+            continue;
         pthread_mutex_lock(&s->mu);
-        if (strcmp(s->id, id) == 0)
-            best = s;
+        if (strcmp(s->id, id) == 0) {
+            if (s->online && (online == NULL || s->online_since_ns > online->online_since_ns))
+                online = s;
+            else if (known == NULL)
+                known = s;
+        }
         pthread_mutex_unlock(&s->mu);
     }
-    pthread_mutex_unlock(&f->mu);
-    if (best != NULL || store_device_get(f->store, id, &row) != 0)
-        return best;
-    pthread_mutex_lock(&f->mu);
-    for (unsigned i = 0; i < f->n_sessions && best == NULL; i++)
-        if (strcmp(f->sessions[i]->path, row.dev.port) == 0)
-            best = f->sessions[i];
-    pthread_mutex_unlock(&f->mu);
-    return best;
+    if (online != NULL)
+        return online;
+    if (known != NULL || store_device_get(f->store, id, &row) != 0)
+        return known;
+    for (unsigned i = 0; i < f->n_sessions; i++)
+        if (!atomic_load(&f->sessions[i]->exited) && strcmp(f->sessions[i]->path, row.dev.port) == 0)
+            return f->sessions[i];
+    return NULL;
 }
 
 int fleet_borrow_port(fleet_t *f, const char *id, int reboot_to_bootloader, uint32_t timeout_ms,
                       transport_t **tr, char *err, size_t err_len)
 {
-    session_t *s = fleet_find_any(f, id);
+    session_t *s;
     struct timespec deadline;
     uint64_t v = 1;
     int rc;
 
     *tr = NULL;
+    pthread_mutex_lock(&f->mu);
+    s = fleet_find_any_locked(f, id);
     if (s == NULL) {
+        pthread_mutex_unlock(&f->mu);
         snprintf(err, err_len, "no port of this daemon has seen board %s", id);
         return MT_ENOTFOUND;
     }
@@ -961,6 +974,7 @@ int fleet_borrow_port(fleet_t *f, const char *id, int reboot_to_bootloader, uint
         deadline.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&s->mu);
+    pthread_mutex_unlock(&f->mu); /* marked below before anyone can reap it */
     if (s->lend_state != LEND_NONE) {
         pthread_mutex_unlock(&s->mu);
         snprintf(err, err_len, "the port of board %s is already lent to a flash job", id);
