@@ -33,6 +33,7 @@ typedef struct {
     char web[PATH_MAX];
     uint32_t baud;
     uint32_t stats_interval_ms;
+    uint32_t flash_reply_ms;
     char ports[FLEET_MAX_PORTS][256];
     unsigned n_ports;
 } microtd_opts_t;
@@ -50,6 +51,7 @@ static void microtd_usage(FILE *out)
     fprintf(out,
             "usage: microtd [--config FILE] [--http ADDR:PORT] [--db FILE] [--state-dir DIR]\n"
             "               [--token TOKEN] [--web DIR] [--baud N] [--stats-interval-ms N]\n"
+            "               [--flash-reply-ms N]\n"
             "               --port PATH|GLOB|auto ...\n"
             "  --http ADDR:PORT  REST API and dashboard (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
             "  --db FILE         SQLite database (default STATE_DIR/microt.db)\n"
@@ -59,6 +61,8 @@ static void microtd_usage(FILE *out)
             "  --baud N          UART speed of real serial ports, and the line rate the link's\n"
             "                    retransmission timeout is sized for (default 115200)\n"
             "  --stats-interval-ms N  how often the boards' counters are read (default 5000)\n"
+            "  --flash-reply-ms N     how long a flash job waits for the ROM bootloader to start\n"
+            "                         a reply (default 500; more for slow adapters or simulators)\n"
             "  --port P          a serial port, a glob of ports (rescanned), or auto (USB serial ports)\n");
 }
 
@@ -92,6 +96,11 @@ static int microtd_set(microtd_opts_t *o, const char *name, const char *value)
         if (*end != '\0' || v < 100 || v > 3600000)
             return fprintf(stderr, "microtd: stats-interval-ms must be 100..3600000\n"), -1;
         o->stats_interval_ms = (uint32_t)v;
+    } else if (strcmp(name, "flash-reply-ms") == 0) {
+        unsigned long v = strtoul(value, &end, 10);
+        if (*end != '\0' || v < 50 || v > 60000)
+            return fprintf(stderr, "microtd: flash-reply-ms must be 50..60000\n"), -1;
+        o->flash_reply_ms = (uint32_t)v;
     } else if (strcmp(name, "port") == 0) {
         if (o->n_ports >= FLEET_MAX_PORTS || strlen(value) >= 256)
             return fprintf(stderr, "microtd: too many ports or port path too long\n"), -1;
@@ -181,6 +190,7 @@ int main(int argc, char **argv)
         {"token", required_argument, NULL, 't'},  {"web", required_argument, NULL, 'w'},
         {"baud", required_argument, NULL, 'b'},   {"port", required_argument, NULL, 'p'},
         {"stats-interval-ms", required_argument, NULL, 'S'},
+        {"flash-reply-ms", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     microtd_opts_t o, cli;
@@ -220,6 +230,7 @@ int main(int argc, char **argv)
         case 'w': name = "web"; break;
         case 'b': name = "baud"; break;
         case 'S': name = "stats-interval-ms"; break;
+        case 'F': name = "flash-reply-ms"; break;
         case 'p':
             /* Ports on the command line replace the file's list rather than add to it. */
             if (cli.n_ports == 0)
@@ -282,7 +293,8 @@ int main(int argc, char **argv)
     }
 
     /* Jobs a killed predecessor left running are marked interrupted here, before any request. */
-    workflow_config_t wcfg = {.stats_interval_ms = o.stats_interval_ms};
+    workflow_config_t wcfg = {.stats_interval_ms = o.stats_interval_ms,
+                              .flash_reply_ms = o.flash_reply_ms};
     if (workflow_start(&wf, store, fleet, &wcfg) != 0) {
         fprintf(stderr, "microtd: cannot start the job runner\n");
         goto out;
