@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "link.h"
 #include "mt_err.h"
 #include "pb_decode.h"
@@ -285,6 +286,7 @@ static int session_hello(session_t *s)
     rc = store_device_seen(s->fleet->store, &dev, fleet_wall_ms());
     if (rc != 0)
         fprintf(stderr, "microtd: %s: cannot record device %s: %s\n", s->path, s->id, mt_strerror(rc));
+    (void)events_publish("device", s->id, json_pack("{s:s}", "state", "online"));
     fprintf(stderr, "microtd: %s: board %s (%s, firmware %s) online\n", s->path, s->id,
             fleet_board_name(s->info.board), s->info.firmware_version);
     return 0;
@@ -351,6 +353,7 @@ static void session_go_offline(session_t *s, const char *reason)
     if (was_online) {
         fprintf(stderr, "microtd: %s: board %s offline (%s)\n", s->path, id, reason);
         (void)store_device_set_state(s->fleet->store, id, "offline", reason, fleet_wall_ms());
+        (void)events_publish("device", id, json_pack("{s:s, s:s}", "state", "offline", "reason", reason));
     }
 }
 

@@ -28,6 +28,9 @@ typedef struct {
     uint16_t port;                /* 0 = any free port (tests); http_api_port() says which */
     const char *token;            /* bearer token for changing requests; http_token_validate() */
     const char *web_root;         /* directory served at / (index.html); NULL = none */
+    const char *vendor_root;      /* directory served read-only at /vendor/ (the dashboard's
+                                     libraries from Debian's libjs-* packages);
+                                     NULL = /usr/share/javascript, "" = none */
     store_t *store;               /* required */
     fleet_t *fleet;               /* the connected boards; NULL = none connected (store only) */
     size_t max_body_bytes;        /* largest request body; 0 = HTTP_API_DEFAULT_MAX_BODY_BYTES */
