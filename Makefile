@@ -20,7 +20,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 INCS := -I$(B)/gen -Iproto -Ifirmware/core -Idaemon -Itests/harness
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 $(WARN) $(INCS) -D_GNU_SOURCE -MMD -MP -fno-strict-aliasing
-HOST_LIBS := -lmicrohttpd -lsqlite3 -lserialport -ljansson -lcurl -lstb -lprotobuf-nanopb -lpthread -lm
+HOST_LIBS := -lmicrohttpd -lsqlite3 -lserialport -ljansson -lcurl -lstb -lz -lprotobuf-nanopb -lpthread -lm
 
 GEN_C := $(B)/gen/microt.pb.c
 GEN_H := $(B)/gen/microt.pb.h

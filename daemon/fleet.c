@@ -93,6 +93,8 @@ struct fleet {
     unsigned n_patterns;
     pthread_t scanner;
     atomic_int stop;
+    fleet_event_fn event_fn;    /* set before sessions deliver events (fleet_set_event_handler) */
+    void *event_ctx;
 };
 
 static uint64_t fleet_now_ns(void)
@@ -160,6 +162,8 @@ static void session_deliver(void *ctx, const uint8_t *payload, size_t len)
         if (s->rx_msg.which_body == microt_Message_boot_tag &&
             s->rx_msg.body.boot.boot_count != s->info.boot_count)
             s->rehello = 1;
+        if (s->fleet->event_fn != NULL && s->id[0] != '\0')
+            s->fleet->event_fn(s->fleet->event_ctx, s->id, &s->rx_msg);
         return;
     }
     if (s->rx_msg.id == s->sync_id) {
@@ -200,8 +204,13 @@ static void session_pump(session_t *s, int timeout_ms)
         ssize_t n = transport_read(s->tr, buf, sizeof(buf), 0);
         if (n < 0)
             s->lost = 1;
-        else if (n > 0)
+        else if (n > 0) {
+            /* Any bytes (acks of a long transfer included) prove the board alive: without this a
+             * push that gets only acks back would be interrupted by liveness pings every second,
+             * and a ping queued behind a full window of chunks lets the window drain. */
+            s->last_rx_ns = fleet_now_ns();
             link_input(&s->link, buf, (size_t)n, fleet_now_ms());
+        }
     }
     if (link_poll(&s->link, fleet_now_ms()) == LINK_EPEER)
         s->lost = 1;
@@ -674,6 +683,14 @@ int fleet_call(fleet_t *f, const char *id, const microt_Message *req, microt_Mes
 int fleet_send(fleet_t *f, const char *id, const microt_Message *msg, uint32_t timeout_ms)
 {
     return fleet_mail(f, id, msg, NULL, timeout_ms);
+}
+
+void fleet_set_event_handler(fleet_t *f, fleet_event_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&f->mu);
+    f->event_ctx = ctx;
+    f->event_fn = fn;
+    pthread_mutex_unlock(&f->mu);
 }
 
 int fleet_ping(fleet_t *f, const char *id, uint32_t *rtt_us)

@@ -35,12 +35,15 @@
 #include <unistd.h>
 
 #include "events.h"
+#include "http_api_int.h"
 #include "http_token.h"
+#include "http_wf.h"
 #include "mt_err.h"
+#include "workflow.h"
 
 #define HTTP_MAX_PATH_CHARS 512
 #define HTTP_MAX_SEGMENTS 16
-#define HTTP_MAX_PARAMS 4
+
 #define HTTP_CONNECTION_TIMEOUT_S 60 /* an idle client is dropped; a board call is far shorter */
 #define HTTP_RECENT_TRANSITIONS 10   /* shown inline in GET /api/devices/{id} */
 #define HTTP_SSE_HEARTBEAT_MS 15000  /* a comment line this often keeps proxies and the idle
@@ -55,6 +58,7 @@ struct http_api {
     struct MHD_Daemon *mhd;
     store_t *store;
     fleet_t *fleet;
+    workflow_t *workflow;
     char token[HTTP_TOKEN_MAX_CHARS + 1];
     char web_root[PATH_MAX];         /* realpath, "" = no static files */
     char vendor_root[PATH_MAX];      /* realpath of what /vendor/ serves, "" = none */
@@ -65,24 +69,6 @@ struct http_api {
     uint16_t port;
     struct timespec started;
 };
-
-typedef struct {
-    http_api_t *api;
-    struct MHD_Connection *conn;
-    const char *params[HTTP_MAX_PARAMS]; /* the {…} segments of the path, in order */
-    json_t *body;                        /* the parsed request body: an object, or NULL */
-    bool stream;                         /* set by a handler: answer with the event stream */
-} http_req_t;
-
-/* A handler returns the response document (owned by the caller) and sets *status. */
-typedef json_t *(*http_handler_fn)(http_req_t *rq, unsigned *status);
-
-typedef struct {
-    const char *method;
-    const char *pattern;     /* literal segments and {name} captures */
-    http_handler_fn handler;
-    bool changes;            /* needs the bearer token */
-} http_route_t;
 
 /* Per-request state across libmicrohttpd's calls. */
 typedef struct {
@@ -126,7 +112,7 @@ static json_t *http_error_doc(const char *code, const char *message)
 }
 
 /* An error document for status/code with a printf-style message. */
-static json_t *http_fail_status(unsigned *status, unsigned http_status, const char *code,
+json_t *http_fail_status(unsigned *status, unsigned http_status, const char *code,
                                 const char *fmt, ...)
 {
     char msg[512];
@@ -139,7 +125,7 @@ static json_t *http_fail_status(unsigned *status, unsigned http_status, const ch
 }
 
 /* An error document for a negative mt_err_t: "<what>: <mt_strerror>". */
-static json_t *http_fail(unsigned *status, int err, const char *what)
+json_t *http_fail(unsigned *status, int err, const char *what)
 {
     const char *code;
     unsigned st = http_api_status_of(err, &code);
@@ -182,7 +168,7 @@ static int64_t http_uptime_ms(const http_api_t *api)
 }
 
 /* Reads ?name=N: 0 and *out = def when absent, MT_EINVAL unless a decimal in [0, max]. */
-static int http_query_u64(http_req_t *rq, const char *name, uint64_t def, uint64_t max,
+int http_query_u64(http_req_t *rq, const char *name, uint64_t def, uint64_t max,
                           uint64_t *out)
 {
     const char *v = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -214,7 +200,7 @@ static json_t *http_capabilities(uint32_t bits)
     return a;
 }
 
-static json_t *http_hex(const uint8_t *bytes, size_t n)
+json_t *http_hex(const uint8_t *bytes, size_t n)
 {
     char hex[2 * 64 + 1];
     if (n == 0 || n > 64)
@@ -269,7 +255,7 @@ static json_t *http_transition_json(const store_transition_t *t)
 }
 
 /* The {id} parameter, canonical; NULL with *doc set to a 400 when malformed. */
-static const char *http_device_id(http_req_t *rq, char id[STORE_ID_CHARS], json_t **doc,
+const char *http_device_id(http_req_t *rq, char id[STORE_ID_CHARS], json_t **doc,
                                   unsigned *status)
 {
     if (store_id_normalize(rq->params[0], id) < 0) {
@@ -488,14 +474,15 @@ static json_t *http_h_auth(http_req_t *rq, unsigned *status)
 
 /* Every API route. A route that changes anything sets changes = true (bearer token). */
 static const http_route_t http_routes[] = {
-    {"GET", "/api/health", http_h_health, false},
-    {"GET", "/api/devices", http_h_devices, false},
-    {"GET", "/api/devices/{id}", http_h_device, false},
-    {"GET", "/api/devices/{id}/transitions", http_h_transitions, false},
-    {"GET", "/api/devices/{id}/firmware", http_h_firmware, false},
-    {"POST", "/api/devices/{id}/ping", http_h_ping, true},
-    {"GET", "/api/events", http_h_events, false},
-    {"POST", "/api/auth", http_h_auth, true},
+    {"GET", "/api/health", http_h_health, false, false},
+    {"GET", "/api/devices", http_h_devices, false, false},
+    {"GET", "/api/devices/{id}", http_h_device, false, false},
+    {"GET", "/api/devices/{id}/transitions", http_h_transitions, false, false},
+    {"GET", "/api/devices/{id}/firmware", http_h_firmware, false, false},
+    {"POST", "/api/devices/{id}/ping", http_h_ping, true, false},
+    {"GET", "/api/events", http_h_events, false, false},
+    {"POST", "/api/auth", http_h_auth, true, false},
+    HTTP_WF_ROUTES
 };
 
 /* ---- routing ---- */
@@ -800,6 +787,12 @@ static enum MHD_Result http_sse_start(http_api_t *api, struct MHD_Connection *co
 
 /* ---- libmicrohttpd glue ---- */
 
+/* Uploads (raw routes: a .tflite, an image, an IDX pair) have their own, larger bound. */
+static size_t http_body_limit(const http_api_t *api, const http_ctx_t *ctx)
+{
+    return ctx->route != NULL && ctx->route->raw ? HTTP_API_MAX_UPLOAD_BYTES : api->max_body_bytes;
+}
+
 static enum MHD_Result http_first_call(http_api_t *api, struct MHD_Connection *conn,
                                        http_ctx_t *ctx, const char *url, const char *method)
 {
@@ -837,18 +830,19 @@ static enum MHD_Result http_first_call(http_api_t *api, struct MHD_Connection *c
     }
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl != NULL && strtoull(cl, NULL, 10) > api->max_body_bytes) {
+    size_t limit = http_body_limit(api, ctx);
+    if (cl != NULL && strtoull(cl, NULL, 10) > limit) {
         ctx->responded = true;
         unsigned s413;
         return http_send_json(conn, 413, http_fail_status(&s413, 413, "too_big",
-            "request body over %zu bytes", api->max_body_bytes));
+            "request body over %zu bytes", limit));
     }
     return MHD_YES;
 }
 
 static int http_append_body(http_api_t *api, http_ctx_t *ctx, const char *data, size_t n)
 {
-    if (ctx->body_too_big || ctx->body_len + n > api->max_body_bytes) {
+    if (ctx->body_too_big || ctx->body_len + n > http_body_limit(api, ctx)) {
         ctx->body_too_big = true; /* keep reading and dropping; answer 413 at the end */
         return 0;
     }
@@ -911,10 +905,13 @@ static enum MHD_Result http_api_access(void *cls, struct MHD_Connection *conn, c
     json_t *doc = NULL;
     if (ctx->body_too_big)
         return http_send_json(conn, 413, http_fail_status(&status, 413, "too_big",
-                              "request body over %zu bytes", api->max_body_bytes));
+                              "request body over %zu bytes", http_body_limit(api, ctx)));
     http_req_t rq = {.api = api, .conn = conn};
     memcpy(rq.params, ctx->params, sizeof rq.params);
-    if (ctx->body_len > 0) {
+    if (ctx->route->raw) {
+        rq.raw = (const uint8_t *)ctx->body;
+        rq.raw_len = ctx->body_len;
+    } else if (ctx->body_len > 0) {
         json_error_t jerr;
         rq.body = json_loadb(ctx->body, ctx->body_len, JSON_REJECT_DUPLICATES, &jerr);
         if (rq.body == NULL)
@@ -973,6 +970,7 @@ int http_api_start(http_api_t **out, const http_api_config_t *cfg)
         return MT_ENOMEM;
     api->store = cfg->store;
     api->fleet = cfg->fleet;
+    api->workflow = cfg->workflow;
     api->max_body_bytes = cfg->max_body_bytes ? cfg->max_body_bytes
                                               : HTTP_API_DEFAULT_MAX_BODY_BYTES;
     snprintf(api->token, sizeof api->token, "%s", cfg->token);
@@ -1040,6 +1038,10 @@ out:
 }
 
 uint16_t http_api_port(const http_api_t *api) { return api ? api->port : 0; }
+
+store_t *http_api_store(const http_api_t *api) { return api->store; }
+fleet_t *http_api_fleet(const http_api_t *api) { return api->fleet; }
+workflow_t *http_api_workflow(const http_api_t *api) { return api->workflow; }
 
 void http_api_stop(http_api_t *api)
 {

@@ -15,11 +15,13 @@
 
 #include "fleet.h"
 #include "store.h"
+#include "workflow.h"
 
 #define HTTP_API_DEFAULT_BIND "127.0.0.1"
 #define HTTP_API_DEFAULT_MAX_BODY_BYTES (1024 * 1024)
 #define HTTP_API_DEFAULT_MAX_CONNECTIONS 64
 #define HTTP_API_DEFAULT_PAGE 100
+#define HTTP_API_MAX_UPLOAD_BYTES (24u * 1024u * 1024u) /* raw uploads: .tflite, images, IDX */
 
 typedef struct http_api http_api_t;
 
@@ -33,6 +35,7 @@ typedef struct {
                                      NULL = /usr/share/javascript, "" = none */
     store_t *store;               /* required */
     fleet_t *fleet;               /* the connected boards; NULL = none connected (store only) */
+    workflow_t *workflow;         /* models, samples, jobs; NULL = those routes answer 503 */
     size_t max_body_bytes;        /* largest request body; 0 = HTTP_API_DEFAULT_MAX_BODY_BYTES */
     unsigned max_connections;     /* 0 = HTTP_API_DEFAULT_MAX_CONNECTIONS */
 } http_api_config_t;

@@ -23,6 +23,7 @@
 #include "http_token.h"
 #include "mt_err.h"
 #include "store.h"
+#include "workflow.h"
 
 typedef struct {
     char http[300];
@@ -177,6 +178,7 @@ int main(int argc, char **argv)
     store_t *store = NULL;
     fleet_t *fleet = NULL;
     http_api_t *api = NULL;
+    workflow_t *wf = NULL;
     fleet_config_t fcfg;
     http_api_config_t acfg;
     char addr[256], err[256];
@@ -268,6 +270,12 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    /* Jobs a killed predecessor left running are marked interrupted here, before any request. */
+    if (workflow_start(&wf, store, fleet, NULL) != 0) {
+        fprintf(stderr, "microtd: cannot start the job runner\n");
+        goto out;
+    }
+
     memset(&acfg, 0, sizeof(acfg));
     acfg.bind_addr = addr;
     acfg.port = port;
@@ -282,6 +290,7 @@ int main(int argc, char **argv)
     }
     acfg.store = store;
     acfg.fleet = fleet;
+    acfg.workflow = wf;
     if (http_api_start(&api, &acfg) != 0)
         goto out; /* http_api_start printed why */
 
@@ -299,6 +308,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     http_api_stop(api);
+    workflow_stop(wf);
     fleet_stop(fleet);
     store_close(store);
     return rc;

@@ -808,3 +808,11 @@ out:
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
+
+struct sqlite3 *store_db_lock(store_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    return s->db;
+}
+
+void store_db_unlock(store_t *s) { pthread_mutex_unlock(&s->lock); }

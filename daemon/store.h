@@ -118,4 +118,10 @@ int store_check(store_t *s, char *err, size_t err_len);
  * MT_EINVAL if in is anything else. */
 int store_id_normalize(const char *in, char out[STORE_ID_CHARS]);
 
+/* For modules that keep their own tables in this database (wf_store.c): takes the store's lock
+ * and returns the connection; every store_db_lock is followed by one store_db_unlock. The caller
+ * keeps the conventions above (bound parameters, one transaction per write). */
+struct sqlite3 *store_db_lock(store_t *s);
+void store_db_unlock(store_t *s);
+
 #endif /* MICROT_STORE_H */

@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev
   libmicrohttpd-dev libnanopb-dev nanopb protobuf-compiler libserialport-dev libsqlite3-dev sqlite3
-  libcmocka-dev libjansson-dev libcurl4-openssl-dev libstb-dev
+  libcmocka-dev libjansson-dev libcurl4-openssl-dev libstb-dev zlib1g-dev
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm stm32flash
   chromium chromium-driver python3-selenium python3-protobuf python3-numpy python3-sklearn
   python3-flatbuffers flatbuffers-compiler dataset-fashion-mnist libjs-chart.js

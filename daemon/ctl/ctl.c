@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "ctl_devices.h"
+#include "ctl_wf.h"
 #include "http_token.h"
 #include "mt_err.h"
 
@@ -24,6 +25,31 @@ static const ctl_command_t ctl_commands[] = {
     {{"devices", NULL}, "", "list every device ever seen, with its state", ctl_devices_list},
     {{"device", NULL}, "ID", "show one device and its recent state changes", ctl_devices_show},
     {{"ping", NULL}, "ID", "ping a connected device, print the round trip", ctl_devices_ping},
+    {{"model", "push"}, "DEV FILE.tflite [--cut NAME] [--no-wait]",
+     "import a model, check it fits, push it (progress bar)", ctl_wf_model_push},
+    {{"model", "import"}, "FILE.tflite [--cut NAME]", "import and store a model without pushing",
+     ctl_wf_model_import},
+    {{"models", NULL}, "", "list the imported models", ctl_wf_models},
+    {{"jobs", NULL}, "[--device DEV]", "list push and training jobs", ctl_wf_jobs},
+    {{"job", "rerun"}, "ID [--no-wait]", "run a finished or interrupted job again", ctl_wf_job_rerun},
+    {{"job", NULL}, "ID [--wait]", "show a job (follow it with --wait)", ctl_wf_job},
+    {{"samples", "add"}, "DEV (--label L FILE... | DIR)", "add labeled images (DIR: a folder per class)",
+     ctl_wf_samples_add},
+    {{"samples", "idx"}, "DEV IMAGES LABELS [--per-class N] [--names fashion-mnist]",
+     "add samples from an IDX pair (Fashion-MNIST)", ctl_wf_samples_idx},
+    {{"samples", "list"}, "DEV [--label L]", "list a device's samples", ctl_wf_samples_list},
+    {{"samples", "relabel"}, "DEV SAMPLE LABEL", "change a sample's label", ctl_wf_samples_relabel},
+    {{"samples", "rm"}, "DEV SAMPLE", "delete a sample", ctl_wf_samples_rm},
+    {{"train", NULL}, "DEV [--seed N] [--holdout F] [--no-wait]",
+     "train both heads on the device's samples (progress bar)", ctl_wf_train},
+    {{"decision", NULL}, "DEV [--ratio R | --energy-budget UJ | --accuracy-floor A]",
+     "show or set the stage-decision policy", ctl_wf_decision},
+    {{"tradeoff", NULL}, "DEV", "accuracy and energy per ratio, from the board", ctl_wf_tradeoff},
+    {{"classify", NULL}, "DEV IMAGE [--expected L]", "classify an image on a device",
+     ctl_wf_classify},
+    {{"inferences", NULL}, "DEV", "recorded classifications with exit rate and accuracy",
+     ctl_wf_inferences},
+    {{"stats", NULL}, "DEV", "the board's counters over time", ctl_wf_stats},
 };
 
 int ctl_fail(const char *fmt, ...)
@@ -104,7 +130,7 @@ static void ctl_help(FILE *out)
                  "commands:\n");
     for (size_t i = 0; i < sizeof ctl_commands / sizeof ctl_commands[0]; i++) {
         const ctl_command_t *c = &ctl_commands[i];
-        char words[64];
+        char words[96];
         snprintf(words, sizeof words, "%s%s%s %s", c->words[0], c->words[1] ? " " : "",
                  c->words[1] ? c->words[1] : "", c->usage);
         fprintf(out, "  %-28s %s\n", words, c->summary);

@@ -47,13 +47,14 @@ static int ctl_http_err_of(long status, const char *code)
     return status == 404 ? MT_ENOTFOUND : (status >= 400 && status < 500 ? MT_EINVAL : MT_EIO);
 }
 
-int ctl_http_call(const ctl_http_t *h, const char *method, const char *path, json_t *body,
-                  json_t **reply, long *http_status, char *err, size_t err_len)
+/* One request with an optional body of body_len bytes (content_type names it). */
+static int ctl_http_do(const ctl_http_t *h, const char *method, const char *path,
+                       const char *content_type, const void *body_bytes, size_t body_len,
+                       json_t **reply, long *http_status, char *err, size_t err_len)
 {
     char url[2048], auth[300], curl_err[CURL_ERROR_SIZE] = "";
     ctl_buf_t buf = {0};
     struct curl_slist *hdrs = NULL;
-    char *body_text = NULL;
     json_t *doc = NULL;
     long status = 0;
     int rc;
@@ -77,15 +78,12 @@ int ctl_http_call(const ctl_http_t *h, const char *method, const char *path, jso
         hdrs = curl_slist_append(hdrs, auth);
     }
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
-    if (body != NULL) {
-        body_text = json_dumps(body, JSON_COMPACT);
-        if (body_text == NULL) {
-            rc = MT_ENOMEM;
-            goto out;
-        }
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body_text);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body_text));
+    if (body_bytes != NULL) {
+        char ct[128];
+        snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+        hdrs = curl_slist_append(hdrs, ct);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body_bytes);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     } else if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
@@ -136,9 +134,32 @@ int ctl_http_call(const ctl_http_t *h, const char *method, const char *path, jso
     rc = ctl_http_err_of(status, code);
 out:
     json_decref(doc);
-    free(body_text);
     free(buf.data);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
     return rc;
+}
+
+int ctl_http_call(const ctl_http_t *h, const char *method, const char *path, json_t *body,
+                  json_t **reply, long *http_status, char *err, size_t err_len)
+{
+    char *text = NULL;
+    int rc;
+    if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL) {
+        *reply = NULL;
+        snprintf(err, err_len, "out of memory");
+        return MT_ENOMEM;
+    }
+    rc = ctl_http_do(h, method, path, "application/json", text, text ? strlen(text) : 0, reply,
+                     http_status, err, err_len);
+    free(text);
+    return rc;
+}
+
+int ctl_http_call_raw(const ctl_http_t *h, const char *method, const char *path,
+                      const char *content_type, const void *data, size_t len, json_t **reply,
+                      long *http_status, char *err, size_t err_len)
+{
+    return ctl_http_do(h, method, path, content_type, data ? data : "", len, reply, http_status,
+                       err, err_len);
 }

@@ -27,4 +27,9 @@ typedef struct {
 int ctl_http_call(const ctl_http_t *h, const char *method, const char *path, json_t *body,
                   json_t **reply, long *http_status, char *err, size_t err_len);
 
+/* The same with a raw body (an upload: a .tflite, an image, an IDX pair) of len bytes. */
+int ctl_http_call_raw(const ctl_http_t *h, const char *method, const char *path,
+                      const char *content_type, const void *data, size_t len, json_t **reply,
+                      long *http_status, char *err, size_t err_len);
+
 #endif /* MICROT_CTL_HTTP_H */

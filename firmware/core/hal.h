@@ -25,7 +25,14 @@ typedef struct {
     uint32_t cpu_hz;            /* core clock the firmware configures */
     uint32_t sram_bytes;        /* total SRAM of the part */
     uint32_t flash_bytes;       /* total flash of the part */
+    uint32_t features;          /* HAL_FEATURE_* bits */
 } hal_board_t;
+
+/* hal_board_t.features */
+#define HAL_FEATURE_CAMERA 1u          /* hal_camera_capture can deliver frames (CAP_CAPTURE) */
+#define HAL_FEATURE_MODELED_CYCLES 2u  /* hal_cycles() is not the part's cycle counter (the
+                                          simulator): the core prices its work with the cost model
+                                          (cost.h) instead of measuring it */
 
 /* Flash regions the core may rewrite. Each is erased in units of erase_bytes and programmed in
  * aligned units of program_bytes; reads go through the memory map (hal_flash_map). */

@@ -28,6 +28,8 @@ typedef struct {
     uint8_t inbox[LINK_MAX_PAYLOAD];
     uint16_t inbox_len;
     uint8_t inbox_full;
+    uint8_t rx[256];          /* bytes read from the UART, fed to the link frame by frame */
+    uint16_t rx_len, rx_pos;
     uint8_t tx_buf[LINK_MAX_PAYLOAD];
     microt_Message req;
     microt_Message reply;
@@ -42,8 +44,8 @@ static void core_write(void *ctx, const uint8_t *bytes, size_t len)
     hal_uart_write(bytes, len);
 }
 
-/* The link delivers in order; one request is handled per poll, so a second payload arriving in
- * the same input burst waits in the link (the peer retransmits it) rather than being lost. */
+/* The link delivers in order and acknowledges what it delivers, so a payload dropped here is lost
+ * for good: core_pump_rx() feeds the link one frame at a time and stops while the inbox is full. */
 static void core_deliver(void *ctx, const uint8_t *payload, size_t len)
 {
     (void)ctx;
@@ -82,6 +84,37 @@ const link_stats_t *core_link_stats(void)
     return link_stats(&core.link);
 }
 
+/* Feeds received bytes to the link up to and including each frame delimiter, and stops while a
+ * request waits in the inbox: the rest stays in core.rx for the next call. A burst holding two
+ * frames (a chunk's tail and the TransferEnd behind it) would otherwise deliver the second into
+ * the full inbox after the link had acknowledged it. With force, bytes are fed even with the inbox
+ * full (core_send must see the acks that free its window; a request arriving then is dropped and
+ * counted in rx_dropped). Returns the number of bytes read from the UART. */
+static size_t core_pump_rx(bool force)
+{
+    size_t got = 0;
+    for (;;) {
+        const uint8_t *p, *z;
+        size_t left, n;
+        if (core.inbox_full && !force)
+            return got;
+        if (core.rx_pos == core.rx_len) {
+            n = hal_uart_read(core.rx, sizeof(core.rx));
+            if (n == 0)
+                return got;
+            got += n;
+            core.rx_len = (uint16_t)n;
+            core.rx_pos = 0;
+        }
+        p = core.rx + core.rx_pos;
+        left = (size_t)(core.rx_len - core.rx_pos);
+        z = memchr(p, 0, left);
+        n = z != NULL ? (size_t)(z - p) + 1u : left;
+        core.rx_pos = (uint16_t)(core.rx_pos + n);
+        link_input(&core.link, p, n, hal_millis());
+    }
+}
+
 int core_send(const microt_Message *msg)
 {
     pb_ostream_t os = pb_ostream_from_buffer(core.tx_buf, sizeof(core.tx_buf));
@@ -91,14 +124,11 @@ int core_send(const microt_Message *msg)
     /* Wait for window room: replies are few, so the wait is short; the link's retransmissions
      * keep running while we wait. A dead peer ends the wait. */
     for (;;) {
-        uint8_t rx[64];
         size_t n;
         st = link_send(&core.link, core.tx_buf, os.bytes_written, hal_millis());
         if (st != LINK_EFULL)
             break;
-        n = hal_uart_read(rx, sizeof(rx));
-        if (n > 0)
-            link_input(&core.link, rx, n, hal_millis());
+        n = core_pump_rx(true);
         if (link_poll(&core.link, hal_millis()) == LINK_EPEER)
             return -1;
         if (n == 0)
@@ -186,10 +216,7 @@ static void core_after_reply(const microt_Message *req)
     /* Give the link up to a second to get the ack through, then reset. */
     uint32_t start = hal_millis();
     while (link_tx_free(&core.link) < CORE_WINDOW && hal_millis() - start < 1000u) {
-        uint8_t rx[64];
-        size_t n = hal_uart_read(rx, sizeof(rx));
-        if (n > 0)
-            link_input(&core.link, rx, n, hal_millis());
+        (void)core_pump_rx(true);
         if (link_poll(&core.link, hal_millis()) == LINK_EPEER)
             break;
         hal_wait(1);
@@ -223,16 +250,10 @@ void microt_core_init(void)
 
 void microt_core_poll(uint32_t max_wait_ms)
 {
-    uint8_t rx[256];
-    size_t n;
     uint32_t due;
 
     hal_watchdog_kick();
-    while ((n = hal_uart_read(rx, sizeof(rx))) > 0) {
-        link_input(&core.link, rx, n, hal_millis());
-        if (core.inbox_full)
-            break;
-    }
+    (void)core_pump_rx(false);
     if (link_poll(&core.link, hal_millis()) == LINK_EPEER) {
         /* The gateway went away with frames unacknowledged: start afresh so the next gateway
          * session is not blocked by our stale window. */

@@ -1,14 +1,15 @@
 /*
  * hal_host.c — hal.h for Linux: the simulator's UART is a pty master, its flash a mapped file
- * (sim_flash.c), its clock CLOCK_MONOTONIC scaled to the modeled part's core clock.
+ * (sim_flash.c), its clock CLOCK_MONOTONIC scaled to the modeled part's core clock. The UART is
+ * paced like a real line when asked (sim_uart.c); the camera reads image files (sim_camera.c).
+ * hal_cycles() here is wall time, not the part's cycles: the board profiles say so
+ * (HAL_FEATURE_MODELED_CYCLES) and the core prices its work with the cost model instead.
  *
  * Board facts: STM32H7A3ZI-Q — 280 MHz Cortex-M7, 2 MB flash in 8 KB sectors, 1.4 MB SRAM
  * (DS13195 §3 "Features"); STM32L4R5ZI — 120 MHz Cortex-M4F, 2 MB flash in 4 KB pages (dual
  * bank), 640 KB SRAM (DS12902 §3). Flash programming granules: 128 bits on H7A3 (RM0455 §4),
  * 64 bits on L4R5 (RM0432 §3).
  */
-#include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,13 +17,17 @@
 #include "hal.h"
 #include "microt.pb.h"
 #include "microt_core.h"
+#include "sim_camera.h"
 #include "sim_port.h"
+#include "sim_uart.h"
 
 sim_port_t sim;
 
 static const hal_board_t sim_boards[] = {
-    {microt_BoardKind_BOARD_H7A3ZI, "h7a3zi", 280000000u, 1400u * 1024u, 2048u * 1024u},
-    {microt_BoardKind_BOARD_L4R5ZI, "l4r5zi", 120000000u, 640u * 1024u, 2048u * 1024u},
+    {microt_BoardKind_BOARD_H7A3ZI, "h7a3zi", 280000000u, 1400u * 1024u, 2048u * 1024u,
+     HAL_FEATURE_MODELED_CYCLES},
+    {microt_BoardKind_BOARD_L4R5ZI, "l4r5zi", 120000000u, 640u * 1024u, 2048u * 1024u,
+     HAL_FEATURE_MODELED_CYCLES},
 };
 
 #define SIM_META_MAGIC 0x4D54424Fu /* "MTBO": boot counter record */
@@ -79,38 +84,17 @@ uint64_t hal_cycles(void)
 
 void hal_uart_write(const uint8_t *buf, size_t len)
 {
-    /* Like a UART with nobody listening, bytes the pty cannot take within 100 ms are lost; the
-     * link layer retransmits what mattered. */
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(sim.uart_fd, buf + done, len - done);
-        if (n > 0) {
-            done += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            struct pollfd pfd = {.fd = sim.uart_fd, .events = POLLOUT};
-            if (poll(&pfd, 1, 100) > 0)
-                continue;
-        }
-        return;
-    }
+    sim_uart_write(buf, len);
 }
 
 size_t hal_uart_read(uint8_t *buf, size_t cap)
 {
-    ssize_t n = read(sim.uart_fd, buf, cap);
-    return n > 0 ? (size_t)n : 0u;
+    return sim_uart_read(buf, cap);
 }
 
 void hal_wait(uint32_t timeout_ms)
 {
-    struct pollfd pfd = {.fd = sim.uart_fd, .events = POLLIN};
-    if (timeout_ms > 1000u)
-        timeout_ms = 1000u;
-    (void)poll(&pfd, 1, (int)timeout_ms);
+    sim_uart_wait(timeout_ms);
 }
 
 static uint32_t sim_region_offset(hal_region_t region)
@@ -184,8 +168,5 @@ void hal_watchdog_kick(void)
 
 bool hal_camera_capture(uint8_t *buf, uint32_t width, uint32_t height)
 {
-    (void)buf;
-    (void)width;
-    (void)height;
-    return false; /* no camera folder support in this port yet: CAP_CAPTURE is not reported */
+    return sim_camera_next(buf, width, height);
 }

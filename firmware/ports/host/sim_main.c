@@ -6,6 +6,11 @@
  * file (--flash FILE), so a restarted simulator keeps the models it was given.
  *
  *   microt-sim --pty /tmp/board0 --board h7a3zi|l4r5zi [--uid HEX24] [--flash FILE]
+ *              [--baud N] [--turn-latency-us N] [--camera DIR]
+ *
+ * --baud paces the serial line like a real 8N1 UART behind a USB adapter whose latency is
+ * --turn-latency-us (sim_uart.h), so a push's throughput is what the wire would give; --camera
+ * gives the board a camera whose frames are the PGM/PPM files of DIR (sim_camera.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +24,9 @@
 #include <unistd.h>
 
 #include "microt_core.h"
+#include "sim_camera.h"
 #include "sim_port.h"
+#include "sim_uart.h"
 
 static volatile sig_atomic_t sim_stop;
 static char sim_link_path[4096];
@@ -38,7 +45,10 @@ static void sim_usage(FILE *out)
             "  --pty PATH     symlink to create, pointing at the simulator's serial port\n"
             "  --board NAME   part to model (default h7a3zi)\n"
             "  --uid HEX24    96-bit unique ID as 24 hex digits (default: derived from --pty)\n"
-            "  --flash FILE   persistent flash image (default: memory only)\n");
+            "  --flash FILE   persistent flash image (default: memory only)\n"
+            "  --baud N       pace the serial line at N baud, 8N1 (default 0: unpaced)\n"
+            "  --turn-latency-us N  adapter latency at each turn of direction (default 0)\n"
+            "  --camera DIR   camera frames: the .pgm/.ppm files of DIR, in name order\n");
 }
 
 static int sim_parse_uid(const char *hex, uint8_t uid[HAL_UID_BYTES])
@@ -115,9 +125,14 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"pty", required_argument, NULL, 'p'},   {"board", required_argument, NULL, 'b'},
         {"uid", required_argument, NULL, 'u'},   {"flash", required_argument, NULL, 'f'},
+        {"baud", required_argument, NULL, 'B'},  {"turn-latency-us", required_argument, NULL, 'L'},
+        {"camera", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     const char *pty_link = NULL, *board_name = "h7a3zi", *uid_hex = NULL, *flash_path = NULL;
+    const char *camera_dir = NULL;
+    unsigned long baud = 0, turn_latency_us = 0;
+    char *end;
     const hal_board_t *board;
     char slave_name[128];
     int c, rc = 1;
@@ -129,6 +144,21 @@ int main(int argc, char **argv)
         case 'b': board_name = optarg; break;
         case 'u': uid_hex = optarg; break;
         case 'f': flash_path = optarg; break;
+        case 'c': camera_dir = optarg; break;
+        case 'B':
+        case 'L':
+            errno = 0;
+            if (c == 'B')
+                baud = strtoul(optarg, &end, 10);
+            else
+                turn_latency_us = strtoul(optarg, &end, 10);
+            if (errno != 0 || *end != '\0' || end == optarg || (c == 'B' && baud > 20000000ul) ||
+                (c == 'L' && turn_latency_us > 1000000ul)) {
+                fprintf(stderr, "microt-sim: bad --%s '%s'\n", c == 'B' ? "baud" : "turn-latency-us",
+                        optarg);
+                return 2;
+            }
+            break;
         case 'h': sim_usage(stdout); return 0;
         default: sim_usage(stderr); return 2;
         }
@@ -161,6 +191,15 @@ int main(int argc, char **argv)
     if (sim_open_pty(&sim.uart_fd, &sim_slave_fd, slave_name, sizeof(slave_name)) != 0) {
         fprintf(stderr, "microt-sim: cannot open a pseudo-terminal: %s\n", strerror(errno));
         goto out;
+    }
+    sim_uart_init(sim.uart_fd, (uint32_t)baud, (uint32_t)turn_latency_us);
+    if (sim_camera_open(camera_dir) != 0) {
+        fprintf(stderr, "microt-sim: cannot open camera folder '%s': %s\n", camera_dir, strerror(errno));
+        goto out;
+    }
+    if (camera_dir != NULL) {
+        sim.camera_dir = camera_dir;
+        sim.board.features |= HAL_FEATURE_CAMERA;
     }
     if (sim_make_link(slave_name, pty_link) != 0) {
         fprintf(stderr, "microt-sim: cannot create %s: %s\n", pty_link, strerror(errno));
