@@ -34,10 +34,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stb/stb_image_write.h>
+
 #include "events.h"
 #include "http_api_int.h"
 #include "http_token.h"
 #include "http_wf.h"
+#include "sample_prep.h"
+#include "wf_store.h"
 #include "mt_err.h"
 #include "workflow.h"
 
@@ -472,6 +476,98 @@ static json_t *http_h_auth(http_req_t *rq, unsigned *status)
     return json_pack("{s:b}", "authorized", 1);
 }
 
+/* ---- a sample as a picture (the dashboard's gallery) ---- */
+
+typedef struct {
+    uint8_t *bytes;
+    size_t len, cap;
+    bool failed;
+} http_png_buf_t;
+
+static void http_png_write(void *ctx, void *data, int size)
+{
+    http_png_buf_t *b = ctx;
+    if (b->failed || size <= 0)
+        return;
+    if (b->len + (size_t)size > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + (size_t)size)
+            cap *= 2;
+        uint8_t *n = realloc(b->bytes, cap);
+        if (n == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->bytes = n;
+        b->cap = cap;
+    }
+    memcpy(b->bytes + b->len, data, (size_t)size);
+    b->len += (size_t)size;
+}
+
+/* GET /api/devices/{id}/samples/{sample}/image: the stored input tensor as a PNG, i.e. the
+ * picture exactly as the board receives it (resized, quantized). The inverse of the gateway's
+ * input normalisation (sample_prep.h): real = (q - zero_point) * scale, pixel = real * 127.5 + 128. */
+static json_t *http_h_sample_image(http_req_t *rq, unsigned *status)
+{
+    char id[STORE_ID_CHARS];
+    int64_t sid = 0;
+    wf_sample_t x;
+    wf_model_t m;
+    uint8_t *tensor = NULL, *pixels = NULL;
+    http_png_buf_t png = {0};
+    json_t *doc = NULL;
+    char *end = NULL;
+
+    if (http_device_id(rq, id, &doc, status) == NULL)
+        return doc;
+    sid = strtoll(rq->params[1], &end, 10);
+    if (end == rq->params[1] || *end != '\0' || sid <= 0)
+        return http_fail_status(status, 400, "invalid_argument", "a sample id is a positive integer");
+    tensor = malloc(PREP_MAX_TENSOR_BYTES);
+    if (tensor == NULL)
+        return http_fail(status, MT_ENOMEM, "reading the sample");
+    int rc = wf_sample_get(rq->api->store, id, sid, &x, tensor, PREP_MAX_TENSOR_BYTES);
+    if (rc == MT_ENOTFOUND) {
+        doc = http_fail_status(status, 404, "not_found", "device %s has no sample %lld", id,
+                               (long long)sid);
+        goto out;
+    }
+    if (rc == 0)
+        rc = wf_model_get(rq->api->store, x.model_sha256, &m, NULL);
+    if (rc < 0) {
+        doc = http_fail(status, rc, "reading the sample");
+        goto out;
+    }
+    size_t n = (size_t)x.input_h * x.input_w * x.input_c;
+    pixels = malloc(n ? n : 1);
+    if (pixels == NULL) {
+        doc = http_fail(status, MT_ENOMEM, "drawing the sample");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double real = ((double)(int8_t)tensor[i] - m.input_zero_point) * m.input_scale;
+        double p = real * 127.5 + 128.0;
+        pixels[i] = (uint8_t)(p < 0 ? 0 : p > 255 ? 255 : p + 0.5);
+    }
+    if (!stbi_write_png_to_func(http_png_write, &png, (int)x.input_w, (int)x.input_h,
+                                (int)x.input_c, pixels, (int)(x.input_w * x.input_c)) ||
+        png.failed) {
+        doc = http_fail(status, MT_ENOMEM, "encoding the picture");
+        goto out;
+    }
+    rq->reply_bytes = png.bytes;
+    rq->reply_len = png.len;
+    rq->reply_type = "image/png";
+    png.bytes = NULL;
+    *status = 200;
+out:
+    free(png.bytes);
+    free(pixels);
+    free(tensor);
+    return doc;
+}
+
 /* Every API route. A route that changes anything sets changes = true (bearer token). */
 static const http_route_t http_routes[] = {
     {"GET", "/api/health", http_h_health, false, false},
@@ -482,6 +578,7 @@ static const http_route_t http_routes[] = {
     {"POST", "/api/devices/{id}/ping", http_h_ping, true, false},
     {"GET", "/api/events", http_h_events, false, false},
     {"POST", "/api/auth", http_h_auth, true, false},
+    {"GET", "/api/devices/{id}/samples/{sample}/image", http_h_sample_image, false, false},
     HTTP_WF_ROUTES
 };
 
@@ -929,6 +1026,20 @@ static enum MHD_Result http_api_access(void *cls, struct MHD_Connection *conn, c
     if (rq.stream) {
         json_decref(doc);
         return http_sse_start(api, conn);
+    }
+    if (rq.reply_bytes != NULL) {
+        json_decref(doc);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            rq.reply_len, rq.reply_bytes, MHD_RESPMEM_MUST_FREE);
+        if (resp == NULL) {
+            free(rq.reply_bytes);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rq.reply_type);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        enum MHD_Result r = MHD_queue_response(conn, status, resp);
+        MHD_destroy_response(resp);
+        return r;
     }
     return http_send_json(conn, status, doc);
 }
