@@ -157,13 +157,16 @@ static void session_deliver(void *ctx, const uint8_t *payload, size_t len)
     if (!pb_decode(&is, microt_Message_fields, &s->rx_msg))
         return; /* not a message: the link already proved the bytes intact, so the peer is confused */
     s->last_rx_ns = fleet_now_ns();
+    /* Events: id 0, and a capture's stream of frames (they carry the Capture request's id, so
+     * only the first could answer the call; the handler gets every one). */
+    if ((s->rx_msg.id == 0 || s->rx_msg.which_body == microt_Message_captured_tag) &&
+        s->fleet->event_fn != NULL && s->id[0] != '\0')
+        s->fleet->event_fn(s->fleet->event_ctx, s->id, &s->rx_msg);
     if (s->rx_msg.id == 0) {
         /* A Boot we have not seen (its count differs from the hello's) means the board reset. */
         if (s->rx_msg.which_body == microt_Message_boot_tag &&
             s->rx_msg.body.boot.boot_count != s->info.boot_count)
             s->rehello = 1;
-        if (s->fleet->event_fn != NULL && s->id[0] != '\0')
-            s->fleet->event_fn(s->fleet->event_ctx, s->id, &s->rx_msg);
         return;
     }
     if (s->rx_msg.id == s->sync_id) {

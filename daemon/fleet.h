@@ -60,7 +60,8 @@ int fleet_call(fleet_t *fleet, const char *id, const microt_Message *req, microt
  * taken it into its window, so a caller sending many keeps the window full. */
 int fleet_send(fleet_t *fleet, const char *id, const microt_Message *msg, uint32_t timeout_ms);
 
-/* Board-initiated messages (id 0: Captured, Boot...) of every session go to fn, called in the
+/* Board-initiated messages (id 0: Boot...) and every Captured frame (a capture streams them
+ * under its request's id) of every session go to fn, called in the
  * session's thread: it must return quickly and must not call fleet_call/fleet_send. One handler
  * per fleet; set it before boards can send (NULL removes it). */
 typedef void (*fleet_event_fn)(void *ctx, const char *device_id, const microt_Message *msg);

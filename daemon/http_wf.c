@@ -611,6 +611,24 @@ json_t *http_wf_classify(http_req_t *rq, unsigned *status)
     return http_wf_inference_json(&r);
 }
 
+json_t *http_wf_capture(http_req_t *rq, unsigned *status)
+{
+    char id[STORE_ID_CHARS], err[HTTP_WF_ERR_CHARS] = "";
+    json_t *doc = NULL;
+    if (http_wf(rq) == NULL)
+        return http_wf_unavailable(status);
+    if (http_device_id(rq, id, &doc, status) == NULL)
+        return doc;
+    const char *label = json_string_value(json_object_get(rq->body, "label"));
+    int rc = wf_capture(http_wf(rq), id, label, err, sizeof err);
+    if (rc < 0)
+        return http_wf_fail(status, rc, err);
+    /* The frame is still streaming in; it appears in the samples as source "capture". */
+    *status = 202;
+    return json_pack("{s:s, s:b, s:o}", "device", id, "requested", 1, "label",
+                     label ? json_string(label) : json_null());
+}
+
 json_t *http_wf_inferences(http_req_t *rq, unsigned *status)
 {
     char id[STORE_ID_CHARS];

@@ -27,6 +27,7 @@ json_t *http_wf_decision_get(http_req_t *rq, unsigned *status);
 json_t *http_wf_decision_put(http_req_t *rq, unsigned *status);
 json_t *http_wf_tradeoff(http_req_t *rq, unsigned *status);
 json_t *http_wf_classify(http_req_t *rq, unsigned *status);
+json_t *http_wf_capture(http_req_t *rq, unsigned *status);
 json_t *http_wf_inferences(http_req_t *rq, unsigned *status);
 json_t *http_wf_stats(http_req_t *rq, unsigned *status);
 
@@ -51,6 +52,7 @@ json_t *http_wf_stats(http_req_t *rq, unsigned *status);
     {"PUT", "/api/devices/{id}/decision", http_wf_decision_put, true, false},               \
     {"GET", "/api/devices/{id}/tradeoff", http_wf_tradeoff, false, false},                  \
     {"POST", "/api/devices/{id}/classify", http_wf_classify, true, true},                   \
+    {"POST", "/api/devices/{id}/capture", http_wf_capture, true, false},                    \
     {"GET", "/api/devices/{id}/inferences", http_wf_inferences, false, false},              \
     {"GET", "/api/devices/{id}/stats", http_wf_stats, false, false},
 

@@ -293,7 +293,11 @@ int wf_import(workflow_t *wf, const uint8_t *tflite, size_t len, const char *sou
                      in->shape[1], in->shape[2], in->shape[3], PREP_MAX_TENSOR_BYTES);
         goto out;
     }
-    wf_hex(m.sha256, SHA256_DIGEST_BYTES, out->sha256);
+    /* A model is known by the hash of its whole image: what TransferBegin carries and what the
+     * board reports as active (the importer's embedded hash covers all but its own 32 bytes). */
+    uint8_t img_sha[SHA256_DIGEST_BYTES];
+    sha256(m.image, m.image_bytes, img_sha);
+    wf_hex(img_sha, SHA256_DIGEST_BYTES, out->sha256);
     sha256(tflite, len, src_sha);
     wf_hex(src_sha, SHA256_DIGEST_BYTES, out->source_sha256);
     snprintf(out->source_name, sizeof out->source_name, "%s", source_name);
@@ -1157,6 +1161,140 @@ int wf_classify(workflow_t *wf, const char *device_id, const uint8_t *file, size
     return rc;
 }
 
+/* ---- captured frames (board events) ---- */
+
+/* Stores a completed capture as a sample: a raw uint8 RGB frame of width x height, prepared
+ * for the active model like an uploaded image. */
+static void wf_capture_store(workflow_t *wf, wf_capture_t *c)
+{
+    char err[256] = "";
+    wf_model_t m;
+    wf_settings_t set;
+    wf_sample_t x;
+    uint8_t *tensor = NULL;
+    int rc = wf_device_input(wf, c->device, &m, err, sizeof err);
+    if (rc == 0 && (c->width == 0 || c->height == 0 ||
+                    (uint64_t)c->width * c->height * 3u != c->total))
+        rc = wf_errf(err, sizeof err, MT_EPROTO, "frame of %u bytes is not %ux%u RGB", c->total,
+                     c->width, c->height);
+    if (rc == 0)
+        rc = wf_settings_get(wf->store, c->device, &set);
+    if (rc < 0)
+        goto out;
+    char label[WF_LABEL_MAX_CHARS + 1] = "unlabeled";
+    json_t *classes = json_loads(set.classes, 0, NULL);
+    const char *name = c->label >= 0 ? json_string_value(json_array_get(classes, (size_t)c->label)) : NULL;
+    if (name != NULL)
+        snprintf(label, sizeof label, "%s", name);
+    else if (c->label >= 0)
+        snprintf(label, sizeof label, "class-%d", (int)c->label);
+    json_decref(classes);
+    prep_input_t in = wf_prep_input(&m);
+    prep_image_t img = {.pixels = c->data, .w = c->width, .h = c->height, .c = 3};
+    tensor = malloc((size_t)in.h * in.w * in.c);
+    if (tensor == NULL) {
+        rc = MT_ENOMEM;
+        goto out;
+    }
+    rc = prep_tensor(&img, &in, tensor, err, sizeof err);
+    if (rc < 0)
+        goto out;
+    wf_fill_sample(&x, c->device, label, "capture", &m);
+    const uint8_t *tp = tensor;
+    rc = wf_samples_add(wf->store, &x, &tp, 1, wf_now_ms(), &x.id);
+    if (rc == 0)
+        fprintf(stderr, "microtd: device %s captured sample %lld (%s)\n", c->device,
+                (long long)x.id, label);
+out:
+    if (rc < 0)
+        fprintf(stderr, "microtd: device %s: capture dropped: %s\n", c->device,
+                err[0] ? err : mt_strerror(rc));
+    free(tensor);
+}
+
+static void wf_on_event(void *ctx, const char *device_id, const microt_Message *msg)
+{
+    workflow_t *wf = ctx;
+    if (msg->which_body != microt_Message_captured_tag)
+        return;
+    const microt_Captured *cap = &msg->body.captured;
+    pthread_mutex_lock(&wf->cap_mu);
+    wf_capture_t *c = NULL, *free_slot = NULL;
+    for (unsigned i = 0; i < WF_MAX_CAPTURES; i++) {
+        if (wf->captures[i].device[0] && strcmp(wf->captures[i].device, device_id) == 0)
+            c = &wf->captures[i];
+        else if (!wf->captures[i].device[0] && free_slot == NULL)
+            free_slot = &wf->captures[i];
+    }
+    if (cap->offset == 0) {
+        /* A new frame starts (a half-received earlier one is dropped). */
+        if (c == NULL)
+            c = free_slot;
+        if (c == NULL || cap->total_bytes == 0 || cap->total_bytes > WF_CAPTURE_MAX_BYTES)
+            goto out;
+        free(c->data);
+        memset(c, 0, sizeof *c);
+        c->data = malloc(cap->total_bytes);
+        if (c->data == NULL)
+            goto out;
+        snprintf(c->device, sizeof c->device, "%s", device_id);
+        c->total = cap->total_bytes;
+        c->label = cap->label;
+        c->width = cap->width;
+        c->height = cap->height;
+    }
+    if (c == NULL || c->data == NULL)
+        goto out;
+    if (cap->offset != c->have || cap->total_bytes != c->total ||
+        cap->data.size > c->total - c->have) {
+        free(c->data);
+        memset(c, 0, sizeof *c); /* out of order: the link delivers in order, so this is a reset */
+        goto out;
+    }
+    memcpy(c->data + c->have, cap->data.bytes, cap->data.size);
+    c->have += cap->data.size;
+    if (c->have == c->total) {
+        wf_capture_store(wf, c);
+        free(c->data);
+        memset(c, 0, sizeof *c);
+    }
+out:
+    pthread_mutex_unlock(&wf->cap_mu);
+}
+
+int wf_capture(workflow_t *wf, const char *device_id, const char *label, char *err,
+               size_t err_len)
+{
+    wf_settings_t set;
+    microt_Message req, reply;
+    int32_t cls = -1;
+    int rc = wf_settings_get(wf->store, device_id, &set);
+    if (rc < 0)
+        return rc;
+    if (label != NULL && label[0] != '\0') {
+        /* The board carries a class index: the label must be one of the trained classes. */
+        json_t *classes = json_loads(set.classes, 0, NULL);
+        size_t i;
+        json_t *v;
+        json_array_foreach(classes, i, v)
+            if (strcmp(json_string_value(v), label) == 0)
+                cls = (int32_t)i;
+        json_decref(classes);
+        if (cls < 0)
+            return wf_errf(err, err_len, MT_EINVAL, "label '%s' is not one of the device's "
+                           "trained classes; capture unlabeled and relabel the sample", label);
+    }
+    memset(&req, 0, sizeof req);
+    req.which_body = microt_Message_capture_tag;
+    req.body.capture.label = cls;
+    if (wf_hold(wf, device_id) < 0)
+        return wf_busy_fail(err, err_len, device_id);
+    /* The reply is the first frame of the stream; the event handler assembles all of them. */
+    rc = wf_rpc(wf, device_id, &req, microt_Message_captured_tag, &reply, 10000, err, err_len);
+    wf_release(wf, device_id);
+    return rc;
+}
+
 /* ---- the counter collector ---- */
 
 static void wf_collect_once(workflow_t *wf)
@@ -1228,6 +1366,7 @@ int workflow_start(workflow_t **out, store_t *store, fleet_t *fleet, const workf
     if (n > 0)
         fprintf(stderr, "microtd: %u job(s) of the previous run marked interrupted\n", n);
     if (fleet != NULL) {
+        fleet_set_event_handler(fleet, wf_on_event, wf);
         if (pthread_create(&wf->collector, NULL, wf_collector_main, wf) != 0) {
             fleet_set_event_handler(fleet, NULL, NULL);
             rc = MT_ENOMEM;

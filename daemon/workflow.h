@@ -90,6 +90,11 @@ int wf_classify(workflow_t *wf, const char *device_id, const uint8_t *file, size
 int wf_classify_tensor(workflow_t *wf, const char *device_id, const uint8_t *tensor, size_t len,
                        const char *expected, const char *source, wf_inference_t *out, char *err,
                        size_t err_len);
+/* Asks the board to take a camera frame (label: one of the trained classes, or NULL); the frame
+ * streams back and is stored as a sample with source "capture" (and label "unlabeled" if none). */
+int wf_capture(workflow_t *wf, const char *device_id, const char *label, char *err,
+               size_t err_len);
+
 /* The live ModelStatus of a board. */
 int wf_model_status(workflow_t *wf, const char *device_id, microt_ModelStatus *out, char *err,
                     size_t err_len);

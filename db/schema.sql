@@ -49,7 +49,7 @@ CREATE TABLE firmware_changes (
 
 CREATE INDEX firmware_changes_by_device ON firmware_changes (device_id, seq);
 
--- A part model as imported for the boards: identified by the SHA-256 of the device image (what
+-- A part model as imported for the boards: identified by the SHA-256 of the whole device image (what
 -- the board verifies and reports as active), with its source and the sizes the fit check uses.
 CREATE TABLE models (
     sha256             TEXT    PRIMARY KEY CHECK (length(sha256) = 64),

@@ -47,6 +47,8 @@ static const ctl_command_t ctl_commands[] = {
     {{"tradeoff", NULL}, "DEV", "accuracy and energy per ratio, from the board", ctl_wf_tradeoff},
     {{"classify", NULL}, "DEV IMAGE [--expected L]", "classify an image on a device",
      ctl_wf_classify},
+    {{"capture", NULL}, "DEV [--label L]", "take a camera frame on the board as a sample",
+     ctl_wf_capture},
     {{"inferences", NULL}, "DEV", "recorded classifications with exit rate and accuracy",
      ctl_wf_inferences},
     {{"stats", NULL}, "DEV", "the board's counters over time", ctl_wf_stats},

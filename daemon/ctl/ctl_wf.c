@@ -1020,3 +1020,25 @@ int ctl_wf_stats(ctl_t *ctl, int argc, char **argv)
     json_decref(r);
     return CTL_EXIT_OK;
 }
+
+int ctl_wf_capture(ctl_t *ctl, int argc, char **argv)
+{
+    char path[128];
+    json_t *body = NULL, *r = NULL;
+    if (!((argc == 2) || (argc == 4 && strcmp(argv[2], "--label") == 0)) || !ctl_dev_ok(argv[1]))
+        return ctl_usage("capture DEV [--label L]");
+    if (argc == 4)
+        body = json_pack("{s:s}", "label", argv[3]);
+    snprintf(path, sizeof path, "/api/devices/%s/capture", argv[1]);
+    int rc = ctl_request(ctl, "POST", path, body, &r);
+    json_decref(body);
+    if (rc == CTL_EXIT_OK) {
+        if (ctl->json)
+            rc = ctl_print_json(ctl, r);
+        else
+            fprintf(ctl->out, "capture requested; the frame is stored as a sample with source "
+                              "'capture' (microtctl samples list %s)\n", argv[1]);
+    }
+    json_decref(r);
+    return rc;
+}

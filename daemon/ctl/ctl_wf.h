@@ -24,6 +24,7 @@ int ctl_wf_train(ctl_t *ctl, int argc, char **argv);
 int ctl_wf_decision(ctl_t *ctl, int argc, char **argv);
 int ctl_wf_tradeoff(ctl_t *ctl, int argc, char **argv);
 int ctl_wf_classify(ctl_t *ctl, int argc, char **argv);
+int ctl_wf_capture(ctl_t *ctl, int argc, char **argv);
 int ctl_wf_inferences(ctl_t *ctl, int argc, char **argv);
 int ctl_wf_stats(ctl_t *ctl, int argc, char **argv);
 

@@ -2,7 +2,7 @@
 -- their progress and results, labeled samples, per-device decision settings, recorded
 -- inferences and the time series of the boards' running counters.
 
--- A part model as imported for the boards: identified by the SHA-256 of the device image (what
+-- A part model as imported for the boards: identified by the SHA-256 of the whole device image (what
 -- the board verifies and reports as active), with its source and the sizes the fit check uses.
 CREATE TABLE models (
     sha256             TEXT    PRIMARY KEY CHECK (length(sha256) = 64),
