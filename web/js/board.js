@@ -113,10 +113,16 @@ export function show(main, id) {
   // One sentence on what to do next with this board, from what the gateway knows.
   function paintNext(trainedJob, sampleCount) {
     let step = null;
+    const go = (section, text) => h("button", { type: "button", class: "linklike", onclick: () => {
+      const t = document.getElementById(section);
+      t.scrollIntoView({ behavior: "smooth", block: "start" });
+      t.setAttribute("tabindex", "-1");
+      t.focus({ preventScroll: true });
+    } }, text);
     if (!ctx.dev.live) step = ["The board is offline.", "Plug it back in: it reconnects by itself and this page updates."];
-    else if (!ctx.model?.model) step = ["Next: give the board a model.", "Go to Model below and upload a .tflite file (for example proxyless-w0.3.tflite)."];
-    else if (sampleCount < 2) step = ["Next: add labeled samples.", "Under Samples, type a label and drop pictures of that class. Do this for two classes or more."];
-    else if (!trainedJob) step = ["Next: train the board.", "Press Train now under Training. It takes seconds to a minute."];
+    else if (!ctx.model?.model) step = ["Next: give the board a model.", [go("model-section", "Go to Model"), " and upload a .tflite file (for example proxyless-w0.3.tflite)."]];
+    else if (sampleCount < 2) step = ["Next: add labeled samples.", [go("samples-section", "Go to Samples"), ", type a label and drop pictures of that class. Do this for two classes or more."]];
+    else if (!trainedJob) step = ["Next: train the board.", [go("training-section", "Go to Training"), " and press Train now. It takes seconds to a minute."]];
     clear(next, step ? h("div", { class: "next card", role: "note" }, h("b", {}, step[0]), " ", step[1]) : null);
   }
 

@@ -155,15 +155,19 @@ export function decisionSection(ctx) {
         "Its trade-off curve is read from the board itself. It shows here when the board is back online."));
       return;
     }
+    const untrained = () => emptyState("Train the board first",
+      "Each image first goes through a small part of the network. When that part is confident enough the answer is final and " +
+      "the rest is skipped, which saves energy. How often that is safe depends on this board's own data: " +
+      "add labeled samples and train (below), and the curve of accuracy against energy appears here.");
+    if (!settings.trained_job) {
+      clear(el, title, untrained());
+      return;
+    }
     try {
       points = (await get(`/api/devices/${ctx.id}/tradeoff`)).points || [];
     } catch (e) {
       points = [];
-      clear(el, title, emptyState("Train the board first",
-        "Each image first goes through a small part of the network. When that part is confident enough the answer is final and " +
-        "the rest is skipped, which saves energy. How often that is safe depends on this board's own data: " +
-        "add labeled samples and train (below), and the curve of accuracy against energy appears here.",
-        `(${e.message})`));
+      clear(el, title, untrained(), h("p", { class: "hint" }, `The board says: ${e.message}`));
       return;
     }
     if (!points.length) {

@@ -1,6 +1,11 @@
 // fleet.js — the Boards page: every board the gateway has seen, its state and its numbers,
 // sortable and filterable, kept current by the event stream (a "device" event re-reads that one
 // board; a resync re-reads the list).
+//
+// Besides the device list, each board's numbers come from the workflow's endpoints: the ratio in
+// force (decision), the accuracy of its last training (that job's result), and its running
+// counters (the latest stats reading: energy per inference and stage-1 exit rate since it
+// booted). A board with a job queued or running shows as busy.
 
 import { get } from "./api.js";
 import { on } from "./live.js";
@@ -9,26 +14,46 @@ import { h, clear, stateBadge, boardName, partName, fmtAgo, fmtPercent, fmtEnerg
 // What a column shows and how it sorts. value(d) is the sort key (undefined sorts last).
 const COLUMNS = [
   { key: "board", title: "Board", value: (d) => d.board + d.id },
-  { key: "state", title: "State", value: (d) => d.state },
+  { key: "state", title: "State", value: (d) => stateOf(d) },
   { key: "firmware", title: "Firmware", value: (d) => d.firmware_version },
   { key: "model", title: "Model", value: (d) => modelOf(d) },
+  { key: "ratio", title: "Ratio", help: "Early-exit ratio in force: the share of images allowed to stop after stage 1",
+    num: true, value: (d) => d.x?.ratio ?? undefined },
+  { key: "accuracy", title: "Accuracy", help: "Accuracy of the last training on its held-out samples",
+    num: true, value: (d) => d.x?.accuracy ?? undefined },
+  { key: "energy", title: "Energy / inference", help: "Average energy of one inference since the board started",
+    num: true, value: (d) => d.x?.energy_nj ?? undefined },
+  { key: "exits", title: "Stage-1 exits", help: "Share of inferences that stopped after stage 1 since the board started",
+    num: true, value: (d) => d.x?.exit_rate ?? undefined },
   { key: "seen", title: "Last seen", num: true, value: (d) => d.last_seen_ms },
 ];
 
+let modelNames = new Map(); // sha256 -> source name
+
 function modelOf(d) {
   const sha = d.live?.active_model_sha256;
-  return sha ? sha.slice(0, 12) : undefined;
+  if (!sha) return undefined;
+  return modelNames.get(sha) || sha.slice(0, 12);
+}
+
+// "busy" when the gateway runs a job on an online board.
+function stateOf(d) {
+  return d.state === "online" && d.x?.job ? "busy" : d.state;
 }
 
 function cell(col, d) {
   switch (col.key) {
     case "board":
       return h("td", { "data-label": col.title },
-        h("a", { class: "board-link", href: `#/board/${d.id}`, "aria-label": `${boardName(d.board)} ${d.id}` },
+        h("a", { class: "board-link", href: `#/board/${d.id}`, "aria-label": `${boardName(d.board)} ${d.id}`, "data-focus": `board-${d.id}` },
           partName(d.board)),
         h("span", { class: "id-short mono", title: d.id }, d.id));
-    case "state":
-      return h("td", { "data-label": col.title }, stateBadge(d.state));
+    case "state": {
+      const j = d.x?.job;
+      return h("td", { "data-label": col.title }, stateBadge(stateOf(d)),
+        j && stateOf(d) === "busy" ? h("span", { class: "id-short" },
+          `${j.kind === "train" ? "training" : j.kind === "push" ? "receiving a model" : j.kind}${j.total ? ` ${Math.round(100 * j.done / j.total)}%` : ""}`) : null);
+    }
     case "firmware":
       return h("td", { "data-label": col.title, class: "mono" }, d.firmware_version || "—");
     case "model": {
@@ -36,6 +61,16 @@ function cell(col, d) {
       return h("td", { "data-label": col.title, class: m ? "mono" : "muted", title: d.live?.active_model_sha256 || "" },
         m || (d.live ? "none yet" : "—"));
     }
+    case "ratio": {
+      const r = col.value(d);
+      return h("td", { "data-label": col.title, class: "num" }, r === undefined ? "—" : r.toFixed(2));
+    }
+    case "accuracy":
+      return h("td", { "data-label": col.title, class: "num" }, fmtPercent(col.value(d)));
+    case "energy":
+      return h("td", { "data-label": col.title, class: "num" }, fmtEnergyNj(col.value(d)));
+    case "exits":
+      return h("td", { "data-label": col.title, class: "num" }, fmtPercent(col.value(d)));
     case "seen":
       return h("td", { "data-label": col.title, class: "num", title: new Date(d.last_seen_ms).toLocaleString() },
         d.state === "offline" ? fmtAgo(d.last_seen_ms) : "now");
@@ -74,13 +109,20 @@ export function show(main) {
 
   function paintSummary() {
     const all = [...devices.values()];
-    const n = (s) => all.filter((d) => d.state === s).length;
+    const n = (s) => all.filter((d) => stateOf(d) === s).length;
     clear(summary,
       [["Boards", all.length], ["Online", n("online")], ["Busy", n("busy") + n("bootloader")], ["Offline", n("offline")]]
         .map(([label, v]) => h("div", { class: "stat" }, h("b", {}, String(v)), h("span", {}, label))));
   }
 
+  // Live updates redraw the table; keyboard focus stays on the same control.
   function paint() {
+    const focused = body.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
+    paintTable();
+    if (focused) body.querySelector(`[data-focus="${focused}"]`)?.focus();
+  }
+
+  function paintTable() {
     paintSummary();
     if (loadError) {
       clear(body, h("p", { class: "error", role: "alert" }, loadError));
@@ -95,7 +137,7 @@ export function show(main) {
       return;
     }
     let rows = [...devices.values()].filter((d) =>
-      (stateFilter === "all" || d.state === stateFilter) &&
+      (stateFilter === "all" || stateOf(d) === stateFilter) &&
       (!text || [d.id, d.board, boardName(d.board), d.firmware_version, d.port].join(" ").toLowerCase().includes(text)));
     const col = COLUMNS.find((c) => c.key === sortKey);
     rows.sort((a, b) => {
@@ -113,8 +155,8 @@ export function show(main) {
       return;
     }
     const head = h("tr", {}, COLUMNS.map((c) =>
-      h("th", { scope: "col", class: c.num ? "num" : "", "aria-sort": c.key === sortKey ? (sortDir > 0 ? "ascending" : "descending") : "none" },
-        h("button", { type: "button", onclick: () => { if (sortKey === c.key) sortDir = -sortDir; else { sortKey = c.key; sortDir = 1; } paint(); } }, c.title))));
+      h("th", { scope: "col", class: c.num ? "num" : "", title: c.help, "aria-sort": c.key === sortKey ? (sortDir > 0 ? "ascending" : "descending") : "none" },
+        h("button", { type: "button", "data-focus": `sort-${c.key}`, onclick: () => { if (sortKey === c.key) sortDir = -sortDir; else { sortKey = c.key; sortDir = 1; } paint(); } }, c.title))));
     clear(body, h("div", { class: "table-wrap" },
       h("table", { class: "fleet-table", id: "fleet-table" },
         h("caption", { class: "muted", style: "text-align:left;caption-side:bottom;padding-top:.5rem" },
@@ -122,6 +164,58 @@ export function show(main) {
         h("thead", {}, head),
         h("tbody", {}, rows.map((d) => h("tr", { "data-id": d.id, "data-state": d.state }, COLUMNS.map((c) => cell(c, d))))))));
   }
+
+  // The workflow's numbers for one board (see the top of this file); missing ones stay "—".
+  async function loadExtras(id) {
+    const d = devices.get(id);
+    if (!d) return;
+    const x = { job: d.x?.job || null };
+    try {
+      const dec = await get(`/api/devices/${id}/decision`);
+      x.ratio = dec.ratio ?? undefined;
+      if (dec.trained_job) {
+        const j = await get(`/api/jobs/${dec.trained_job}`);
+        x.accuracy = j.result?.staged_holdout_accuracy;
+      }
+      const st = await get(`/api/devices/${id}/stats?since_ms=${Date.now() - 120000}&limit=500`);
+      const last = st.series[st.series.length - 1];
+      if (last && last.inferences > 0) {
+        x.energy_nj = last.energy_nj / last.inferences;
+        x.exit_rate = last.stage1_exits / last.inferences;
+      }
+    } catch (e) {
+      // A gateway without the workflow, or a board it knows nothing about yet: no numbers.
+    }
+    const cur = devices.get(id);
+    if (cur) { cur.x = Object.assign(cur.x || {}, x); paintSoon(); }
+  }
+
+  // Jobs in progress, so their boards show as busy; and model names for the Model column.
+  async function loadJobsAndModels() {
+    try {
+      const [jobs, models] = await Promise.all([get("/api/jobs?limit=100"), get("/api/models")]);
+      modelNames = new Map(models.models.map((m) => [m.sha256, m.source_name]));
+      for (const d of devices.values()) if (d.x) d.x.job = null;
+      for (const j of jobs.jobs) {
+        jobDevice.set(j.id, j.device);
+        const d = devices.get(j.device);
+        if (d && (j.state === "queued" || j.state === "running")) {
+          d.x = d.x || {};
+          d.x.job = { id: j.id, kind: j.kind, done: j.progress.done, total: j.progress.total };
+        }
+      }
+    } catch (e) { /* no workflow: nothing is busy */ }
+    paintSoon();
+  }
+
+  let paintQueued = false;
+  function paintSoon() {
+    if (paintQueued) return;
+    paintQueued = true;
+    requestAnimationFrame(() => { paintQueued = false; paint(); });
+  }
+
+  const jobDevice = new Map(); // job id -> device id
 
   async function loadAll() {
     try {
@@ -132,29 +226,62 @@ export function show(main) {
         offset += page.devices.length;
         if (page.devices.length === 0 || offset >= page.total) break;
       }
+      const old = new Map(devices);
       devices.clear();
-      for (const d of list) devices.set(d.id, d);
+      for (const d of list) { d.x = old.get(d.id)?.x; devices.set(d.id, d); }
       loaded = true;
       loadError = null;
     } catch (e) {
       loadError = e.message;
     }
     paint();
+    if (loaded) {
+      await loadJobsAndModels();
+      for (const id of devices.keys()) loadExtras(id);
+    }
   }
 
   async function loadOne(id) {
     try {
       const d = await get(`/api/devices/${id}`);
+      d.x = devices.get(id)?.x;
       devices.set(d.id, d);
       paint();
+      loadExtras(id);
     } catch (e) {
       if (e.status !== 404) loadAll();
     }
   }
 
+  function onJob(ev) {
+    if (ev.device) jobDevice.set(ev.job, ev.device);
+    const id = ev.device || jobDevice.get(ev.job);
+    const d = id && devices.get(id);
+    if (!d) { loadJobsAndModels(); return; }
+    d.x = d.x || {};
+    if (ev.state === "queued" || ev.state === "running") {
+      d.x.job = Object.assign(d.x.job || { id: ev.job }, ev.kind ? { kind: ev.kind } : {},
+        ev.total !== undefined ? { done: ev.done, total: ev.total } : {});
+      if (!d.x.job.kind) loadJobsAndModels();
+    } else {
+      d.x.job = null;
+      loadExtras(id); // a finished training or push changes the numbers
+      loadJobsAndModels();
+    }
+    paintSoon();
+  }
+
   const offs = [
     on("device", (ev) => ev.device && loadOne(ev.device)),
     on("resync", loadAll),
+    on("job", onJob),
+    on("settings", (ev) => ev.device && loadExtras(ev.device)),
+    on("stats", (ev) => {
+      const d = devices.get(ev.device);
+      if (!d || !ev.inferences) return;
+      d.x = Object.assign(d.x || {}, { energy_nj: ev.energy_nj / ev.inferences, exit_rate: ev.stage1_exits / ev.inferences });
+      paintSoon();
+    }),
   ];
   // "Last seen" of offline boards ages while the page is open; repaint it once a minute (no
   // request: the data is unchanged).
