@@ -8,11 +8,18 @@ Checks, each through the page as a person uses it and cross-checked through the 
   unlocks changes;
 - a board killed turns offline on the open page without a reload (the event stream), and comes
   back online when restarted;
-- what the personalization endpoints allow (see the sections below) when the daemon has them.
+- with a board given the real ProxylessNAS part model, Fashion-MNIST samples and a training
+  (through the REST API, as microtctl would): moving the ratio slider on its page (keyboard: End,
+  then Home) changes the ratio the board reports through the API, and its next inferences follow
+  (many stage-1 exits at ratio 1, few at ratio 0); a picture uploaded through the page becomes a
+  sample, relabeled and deleted through the page; a picture classified through the page shows
+  its stage, confidence, cycles and energy. This part skips (saying so) without
+  ../shared/models (MICROT_SHARED) or Debian's dataset-fashion-mnist.
 Screenshots of the pages (desktop and phone widths) go to build/screenshots/ (not in the repo).
 Exit 0 pass, 77 skip (no chromium / chromedriver / selenium), 1 fail.
 """
-import json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request, urllib.error
+import gzip, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time, urllib.request
+import urllib.error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, os.environ.get("MICROT_BUILD", "build"))
@@ -20,6 +27,11 @@ SHOTS = os.path.join(BUILD, "screenshots")
 TOKEN = "dashboard-test-token-0123456789"
 UIDS = ["4d5430000000000000000a01", "4d5430000000000000000a02", "4d5430000000000000000a03"]
 KINDS = ["h7a3zi", "l4r5zi", "h7a3zi"]
+SHARED = os.environ.get("MICROT_SHARED", os.path.join(ROOT, "..", "shared"))
+MODEL = os.path.join(SHARED, "models", "proxyless-w0.3.tflite")
+FMNIST = "/usr/share/datasets/fashion-mnist"
+FMNIST_NAMES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
+                "bag", "ankle-boot"]
 
 try:
     from selenium import webdriver
@@ -131,6 +143,53 @@ class Gateway:
         return d if st == 200 else None
 
 
+def read_idx(images_gz, labels_gz):
+    """(n, rows, cols, image bytes, label bytes) of an IDX pair (Fashion-MNIST's format)."""
+    with gzip.open(images_gz) as f:
+        magic, n, rows, cols = struct.unpack(">IIII", f.read(16))
+        if magic != 0x803:
+            fail("not an IDX image file: " + images_gz)
+        images = f.read(n * rows * cols)
+    with gzip.open(labels_gz) as f:
+        magic, n2 = struct.unpack(">II", f.read(8))
+        labels = f.read(n2)
+    return n, rows, cols, images, labels
+
+
+def pick(labels, per_class, start=0):
+    taken, out = [0] * 10, []
+    for i in range(start, len(labels)):
+        if taken[labels[i]] < per_class:
+            taken[labels[i]] += 1
+            out.append(i)
+        if len(out) == 10 * per_class:
+            break
+    return out
+
+
+def idx_body(rows, cols, images, labels, idxs):
+    """An uncompressed IDX pair of the chosen images, images file then labels file."""
+    px = rows * cols
+    img = struct.pack(">IIII", 0x803, len(idxs), rows, cols) + b"".join(
+        images[i * px:(i + 1) * px] for i in idxs)
+    lab = struct.pack(">II", 0x801, len(idxs)) + bytes(labels[i] for i in idxs)
+    return img, lab
+
+
+def pgm(rows, cols, images, i):
+    return b"P5\n%d %d\n255\n" % (cols, rows) + images[i * rows * cols:(i + 1) * rows * cols]
+
+
+def wait_job(gw, job_id, timeout_s):
+    def done():
+        st, j = gw.api("GET", f"/api/jobs/{job_id}")
+        return j if st == 200 and j["state"] in ("done", "failed", "interrupted") else None
+    j = wait_for(f"job {job_id}", done, timeout_s)
+    if j["state"] != "done":
+        fail(f"job {job_id} {j['state']}: {j.get('error')}")
+    return j
+
+
 def wait_for(what, cond, timeout_s):
     end = time.time() + timeout_s
     while time.time() < end:
@@ -157,12 +216,14 @@ def shot(drv, name, full_height=True):
     os.makedirs(SHOTS, exist_ok=True)
     path = os.path.join(SHOTS, name + ".png")
     if full_height:
-        # Grow the window to the page so the picture shows all of it.
-        w = drv.get_window_size()["width"]
-        hgt = drv.execute_script("return Math.max(document.body.scrollHeight, 600)")
-        drv.set_window_size(w, min(hgt + 140, 4000))
+        # The whole page, not only the window (Chromium's DevTools capture beyond the viewport).
+        import base64
         time.sleep(0.3)
-    drv.save_screenshot(path)
+        png = drv.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(png["data"]))
+    else:
+        drv.save_screenshot(path)
     print("# screenshot", path)
 
 
@@ -267,6 +328,143 @@ def test_board_page(gw, drv):
     shot(drv, "board")
 
 
+def have_personalization_inputs():
+    missing = [p for p in (MODEL, FMNIST + "/train-images-idx3-ubyte.gz") if not os.path.exists(p)]
+    if missing:
+        print("# personalization part skipped: missing " + ", ".join(missing) +
+              " (../shared/models via MICROT_SHARED, Debian's dataset-fashion-mnist)")
+        return False
+    return True
+
+
+def stage1_count(gw, uid, test, idxs, tag):
+    """Classifies the chosen test images through the API; how many stopped at stage 1."""
+    rows, cols, images, labels = test
+    n = 0
+    for i in idxs:
+        st, r = gw.api("POST", f"/api/devices/{uid}/classify?source={tag}-{i}&expected={FMNIST_NAMES[labels[i]]}",
+                       raw=pgm(rows, cols, images, i), ctype="image/x-portable-graymap")
+        if st != 200:
+            fail(f"classify answered {st}: {r}")
+        n += r["stage"] == 1
+    return n
+
+
+def test_personalization(gw, drv):
+    uid = UIDS[1]
+    t0 = time.time()
+    # The board's model, samples and training, through the REST API.
+    with open(MODEL, "rb") as f:
+        st, r = gw.api("POST", f"/api/devices/{uid}/model?name=proxyless-w0.3.tflite&cut=blocks.8",
+                       raw=f.read())
+    if st != 202:
+        fail(f"model push answered {st}: {r}")
+    wait_job(gw, r["job"]["id"], 60)
+    n, rows, cols, images, labels = read_idx(FMNIST + "/train-images-idx3-ubyte.gz",
+                                             FMNIST + "/train-labels-idx1-ubyte.gz")
+    img, lab = idx_body(rows, cols, images, labels, pick(labels, 8))
+    st, r = gw.api("POST", f"/api/devices/{uid}/samples/idx?images_bytes={len(img)}&names=fashion-mnist",
+                   raw=img + lab)
+    if st != 201:
+        fail(f"IDX samples answered {st}: {r}")
+    st, r = gw.api("POST", f"/api/devices/{uid}/train", body={})
+    if st != 202:
+        fail(f"train answered {st}: {r}")
+    job = wait_job(gw, r["job"]["id"], 120)
+    print(f"# board trained in {time.time() - t0:.1f} s (push, 80 samples, training): staged hold-out "
+          f"accuracy {job['result']['staged_holdout_accuracy']:.3f}")
+    _, tr, tc, timages, tlabels = read_idx(FMNIST + "/t10k-images-idx3-ubyte.gz",
+                                           FMNIST + "/t10k-labels-idx1-ubyte.gz")
+    test = (tr, tc, timages, tlabels)
+    held_out = pick(tlabels, 1)  # ten test images, one per class
+
+    # The trade-off chart and the slider on the board's page.
+    drv.get(gw.base + f"/#/board/{uid}")
+    slider = WebDriverWait(drv, 15).until(EC.element_to_be_clickable((By.ID, "ratio-slider")))
+    WebDriverWait(drv, 5).until(EC.presence_of_element_located((By.ID, "tradeoff-chart")))
+
+    def ratio_is(want):
+        st, d = gw.api("GET", f"/api/devices/{uid}/decision")
+        return st == 200 and d["ratio"] is not None and abs(d["ratio"] - want) < 1e-3
+
+    slider.send_keys(Keys.END)  # keyboard: all the way to ratio 1
+    wait_for("ratio 1 in force through the API", lambda: ratio_is(1.0), 10)
+    wait_for("the page saying so", lambda: "ratio 1.00" in drv.find_element(By.ID, "decision-status").text, 5)
+    hi = stage1_count(gw, uid, test, held_out, "r1")
+    slider = drv.find_element(By.ID, "ratio-slider")
+    slider.send_keys(Keys.HOME)  # and to ratio 0
+    wait_for("ratio 0 in force through the API", lambda: ratio_is(0.0), 10)
+    lo = stage1_count(gw, uid, test, held_out, "r0")
+    print(f"# the same {len(held_out)} images: {hi} stopped at stage 1 with the slider at 1, {lo} at 0")
+    if not (hi > lo and hi >= len(held_out) // 2 and lo <= len(held_out) // 2):
+        fail(f"the board's inferences do not follow the slider: {hi} exits at ratio 1, {lo} at ratio 0")
+    for _ in range(10):  # back to 0.5, one keyboard step of 0.05 at a time
+        slider.send_keys(Keys.ARROW_RIGHT)
+    wait_for("ratio 0.5 in force", lambda: ratio_is(0.5), 10)
+
+    # A picture uploaded through the page becomes a sample; relabel and delete it there too.
+    st, before = gw.api("GET", f"/api/devices/{uid}/samples?limit=0")
+    tmp = tempfile.mkdtemp(prefix="test_dashboard.files.")
+    try:
+        path = os.path.join(tmp, "my-sneaker.pgm")
+        with open(path, "wb") as f:
+            f.write(pgm(tr, tc, timages, held_out[7]))
+        label = drv.find_element(By.ID, "upload-label")
+        label.send_keys("sneaker")
+        drv.find_element(By.ID, "upload-files").send_keys(path)
+        wait_for("the sample stored",
+                 lambda: gw.api("GET", f"/api/devices/{uid}/samples?limit=0")[1]["total"] == before["total"] + 1, 10)
+        st, page = gw.api("GET", f"/api/devices/{uid}/samples?after=0&limit=500")
+        new = max(page["samples"], key=lambda x: x["id"])
+        if new["label"] != "sneaker" or new["source"] != "my-sneaker.pgm":
+            fail(f"uploaded sample stored as {new}")
+        sel = f'#gallery li[data-id="{new["id"]}"]'
+        WebDriverWait(drv, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, sel)))
+        wait_for("its picture drawn", lambda: drv.execute_script(
+            "const i = document.querySelector(arguments[0] + ' img'); return i && i.complete && i.naturalWidth > 0", sel), 5)
+        inp = drv.find_element(By.CSS_SELECTOR, sel + " input")
+        inp.send_keys(Keys.CONTROL, "a")
+        inp.send_keys("trainer", Keys.ENTER)
+        wait_for("the relabel stored", lambda: any(
+            x["id"] == new["id"] and x["label"] == "trainer"
+            for x in gw.api("GET", f"/api/devices/{uid}/samples?after={new['id'] - 1}&limit=1")[1]["samples"]), 5)
+        shot(drv, "board-trained")
+        WebDriverWait(drv, 10).until(EC.element_to_be_clickable((By.CSS_SELECTOR, sel + " button"))).click()
+        wait_for("the sample deleted",
+                 lambda: gw.api("GET", f"/api/devices/{uid}/samples?limit=0")[1]["total"] == before["total"], 5)
+
+        # Classify through the page.
+        st, inf_before = gw.api("GET", f"/api/devices/{uid}/inferences?limit=500")
+        drv.find_element(By.ID, "classify-file").send_keys(path)
+        drv.find_element(By.ID, "classify-expected").send_keys("sneaker")
+        drv.find_element(By.ID, "classify-button").click()
+        stage = WebDriverWait(drv, 15).until(EC.visibility_of_element_located((By.ID, "classify-stage"))).text
+        if not stage.startswith("stage "):
+            fail("classify result lacks the stage: " + stage)
+        out = drv.find_element(By.ID, "classify-result").text
+        for want in ("Confidence", "Cycles", "Energy"):
+            if want not in out:
+                fail(f"classify result lacks {want}: {out}")
+        st, inf_after = gw.api("GET", f"/api/devices/{uid}/inferences?limit=500")
+        if inf_after["summary"]["count"] != inf_before["summary"]["count"] + 1:
+            fail("the page's classification was not recorded")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    # Activity needs two counter readings (the collector reads every few seconds).
+    try:
+        WebDriverWait(drv, 15).until(EC.presence_of_element_located((By.ID, "activity-chart")))
+    except TimeoutException:
+        print("# no activity chart yet (fewer than two counter readings)")
+    drv.set_window_size(1280, 900)
+    shot(drv, "board-trained")
+    drv.get(gw.base + "/")
+    wait_for("the trained board's numbers in the fleet", lambda: drv.execute_script(
+        "const r = document.querySelector(`#fleet-table tr[data-id='${arguments[0]}']`);"
+        "return r && r.children[4].textContent === '0.50' && r.children[5].textContent.endsWith('%')", uid), 10)
+    shot(drv, "fleet-trained")
+
+
 def test_phone(gw, drv):
     drv.set_window_size(390, 844)
     drv.get(gw.base + "/")
@@ -279,7 +477,12 @@ def test_phone(gw, drv):
     WebDriverWait(drv, 10).until(EC.presence_of_element_located((By.ID, "memory-title")))
     time.sleep(0.5)
     if drv.execute_script("return document.documentElement.scrollWidth > window.innerWidth + 1"):
-        fail("the board page scrolls sideways on a phone-sized screen")
+        wide = drv.execute_script(
+            "const W = document.documentElement.clientWidth, out = [];"
+            "for (const e of document.querySelectorAll('main *')) { const r = e.getBoundingClientRect();"
+            "  if (r.right > W + 1) out.push(`${e.tagName}#${e.id}.${e.className} ${Math.round(r.right)}px`); }"
+            "return out.slice(0, 8)")
+        fail(f"the board page scrolls sideways on a phone-sized screen: {wide}")
     shot(drv, "board-phone")
     drv.set_window_size(1280, 900)
 
@@ -301,7 +504,10 @@ def main():
             print("SKIP: chromium did not start:", str(e).splitlines()[0])
             return 77
         drv.set_page_load_timeout(20)
-        for t in (test_fleet, test_board_page, test_offline_live, test_phone):
+        tests = [test_fleet, test_board_page, test_offline_live, test_phone]
+        if have_personalization_inputs():
+            tests.insert(3, test_personalization)
+        for t in tests:
             t0 = time.time()
             t(gw, drv)
             errs = js_errors(drv)
@@ -310,6 +516,8 @@ def main():
             print(f"ok {t.__name__} ({time.time() - t0:.1f} s)")
         rc = 0
     except (AssertionError, WebDriverException) as e:
+        import traceback
+        traceback.print_exc(limit=3)
         print("FAIL:", str(e).splitlines()[0] if str(e) else repr(e))
         if drv:
             try:

@@ -6,7 +6,7 @@
 
 import { get } from "./api.js";
 import { on } from "./live.js";
-import { h, clear, emptyState, fmtEnergyNj, fmtPercent } from "./ui.js";
+import { h, clear, emptyState, fmtEnergyNj, fmtPercent, energyUnit } from "./ui.js";
 import { makeChart, chartsAvailable, noChartsNote, COLORS } from "./charts.js";
 
 const WINDOW_MS = 60 * 60 * 1000; // the last hour
@@ -61,7 +61,10 @@ export function activitySection(ctx) {
     chartA.data.datasets[1].data = iv.map((p) => (p.exit === null ? null : p.exit * 100));
     chartA.update();
     chartB.data.labels = labels;
-    chartB.data.datasets[0].data = iv.map((p) => (p.nj === null ? null : p.nj / 1000));
+    const u = energyUnit(Math.max(0, ...iv.map((p) => (p.nj ?? 0) / 1000)));
+    chartB.data.datasets[0].data = iv.map((p) => (p.nj === null ? null : p.nj / 1000 / u.per));
+    chartB.data.datasets[0].label = `Energy per inference (${u.name})`;
+    chartB.options.scales.y.title.text = u.name;
     chartB.update();
   }
 

@@ -190,7 +190,7 @@ export function show(main, id) {
   const offs = [
     on("device", (ev) => { if (ev.device === id) refresh(); }),
     on("resync", refresh),
-    on("settings", (ev) => { if (ev.device === id) { sections.decision.load(); loadModelAndNext(); } }),
+    on("settings", (ev) => { if (ev.device === id) { sections.decision.update(); loadModelAndNext(); } }),
     on("sample", (ev) => { if (ev.device === id) { sections.samples.load(); loadModelAndNext(); } }),
   ];
   window.addEventListener("microt-token", refresh);

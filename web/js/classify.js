@@ -24,7 +24,8 @@ export function classifySection(ctx) {
       const r = await api("POST", `/api/devices/${ctx.id}/classify?${q}`, file);
       const mhz = ctx.dev.cpu_hz ? ctx.dev.cpu_hz / 1e6 : 0;
       clear(result, h("div", { class: "classify-out" },
-        h("img", { src: preview, alt: `The picture sent: ${file.name}`, width: 96, height: 96 }),
+        // Browsers draw PNG/JPEG but not PGM/PPM: then the preview is left out.
+        h("img", { src: preview, alt: `The picture sent: ${file.name}`, width: 96, height: 96, onerror: (e) => e.target.remove() }),
         h("dl", { class: "facts" },
           h("dt", {}, "Answer"), h("dd", { id: "classify-label" }, h("b", {}, r.label ?? `class ${r.class}`),
             r.correct === true ? h("span", { class: "ok-text" }, " ✓ as expected") : r.correct === false ? h("span", { class: "error-text" }, ` ✗ expected ${r.expected}`) : null),
@@ -41,7 +42,7 @@ export function classifySection(ctx) {
 
   async function loadRecent() {
     let doc;
-    try { doc = await get(`/api/devices/${ctx.id}/inferences?limit=20`); } catch (e) { clear(recent, h("p", { class: "error" }, e.message)); return; }
+    try { doc = await get(`/api/devices/${ctx.id}/inferences?limit=10`); } catch (e) { clear(recent, h("p", { class: "error" }, e.message)); return; }
     const s = doc.summary;
     if (!doc.inferences.length) { clear(recent); return; }
     clear(recent,

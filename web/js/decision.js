@@ -7,7 +7,7 @@
 // (PUT /api/devices/{id}/decision). The dashed line shows the ratio in force on the board.
 
 import { get, put, hasToken } from "./api.js";
-import { h, clear, toast, emptyState, fmtPercent } from "./ui.js";
+import { h, clear, toast, emptyState, fmtPercent, fmtEnergyNj, energyUnit } from "./ui.js";
 import { makeChart, chartsAvailable, noChartsNote, COLORS } from "./charts.js";
 
 // Accuracy and energy at ratio r, interpolated between the measured points.
@@ -40,6 +40,13 @@ export function decisionSection(ctx) {
     if (chart) { chart.destroy(); chart = null; }
   }
 
+  function statusText(s) {
+    if (s.ratio === null || s.ratio === undefined) return "No ratio in force yet.";
+    const how = s.policy === "ratio" ? "" : s.policy === "energy_budget"
+      ? `, chosen for an energy budget of ${fmtEnergyNj(s.target * 1000)} per image` : `, chosen to keep ${fmtPercent(s.target)} accuracy`;
+    return `In force on the board: ratio ${s.ratio.toFixed(2)}${how}. An image stops after stage 1 when its confidence is at least ${s.threshold.toFixed(2)}.`;
+  }
+
   async function apply(policy, target) {
     if (!hasToken()) { window.dispatchEvent(new Event("microt-ask-token")); return; }
     const status = el.querySelector("#decision-status");
@@ -47,13 +54,30 @@ export function decisionSection(ctx) {
     try {
       const s = await put(`/api/devices/${ctx.id}/decision`, { policy, target });
       settings = s;
-      status.textContent = s.applied
-        ? `In force on the board: ratio ${s.ratio.toFixed(2)} (an image stops after stage 1 when its confidence is at least ${s.threshold.toFixed(2)}).`
+      status.textContent = s.applied ? statusText(s)
         : "Saved. The board is offline or not trained yet: it takes effect after its next training.";
       markRatio();
     } catch (e) {
       status.textContent = e.message;
       toast(e.message, true);
+    }
+  }
+
+  // The settings changed (here, in another tab, or by microtctl): show them without rebuilding
+  // the controls, so a slider being moved keeps its focus. A new training redraws everything.
+  async function update() {
+    let s;
+    try { s = await get(`/api/devices/${ctx.id}/decision`); } catch { return; }
+    const retrained = !settings || s.trained_job !== settings.trained_job;
+    settings = s;
+    if (retrained || !chart) { load(); return; }
+    markRatio();
+    const status = el.querySelector("#decision-status");
+    if (status) status.textContent = statusText(s);
+    const slider = el.querySelector("#ratio-slider");
+    if (slider && document.activeElement !== slider && s.ratio !== null) {
+      slider.value = s.ratio;
+      el.querySelector("#decision-explain").textContent = describe(s.ratio);
     }
   }
 
@@ -73,7 +97,7 @@ export function decisionSection(ctx) {
     const p = at(points, r);
     if (!p) return "";
     return `At ratio ${r.toFixed(2)}, about ${fmtPercent(p.exit_fraction, 0)} of images stop after stage 1. ` +
-      `Expected accuracy ${fmtPercent(p.accuracy)}, energy ${p.energy_uj.toFixed(2)} µJ per image.`;
+      `Expected accuracy ${fmtPercent(p.accuracy)}, energy ${fmtEnergyNj(p.energy_uj * 1000)} per image.`;
   }
 
   function controls() {
@@ -81,6 +105,7 @@ export function decisionSection(ctx) {
     const box = h("div", { class: "decision-controls" });
     const energies = points.map((p) => p.energy_uj), accs = points.map((p) => p.accuracy);
     const eMin = Math.min(...energies), eMax = Math.max(...energies);
+    const u = energyUnit(eMax); // the budget is typed in the unit the chart shows
     const aMin = Math.min(...accs), aMax = Math.max(...accs);
     const radios = h("fieldset", { class: "modes" }, h("legend", {}, "How to choose"),
       MODES.map((m) => h("label", { class: "radio" },
@@ -101,12 +126,12 @@ export function decisionSection(ctx) {
         input, explain);
       alignSlider(input);
     } else if (mode === "energy_budget") {
-      const v0 = settings?.policy === "energy_budget" ? settings.target : ((eMin + eMax) / 2);
+      const v0 = (settings?.policy === "energy_budget" ? settings.target : ((eMin + eMax) / 2)) / u.per;
       input = h("input", { type: "number", id: "energy-budget", min: 0, step: 0.01, value: (+v0).toFixed(2), disabled: !can || undefined, "aria-describedby": "decision-explain" });
-      explain.textContent = `This board's curve goes from ${eMin.toFixed(2)} to ${eMax.toFixed(2)} µJ per image. The gateway picks the most accurate ratio within the budget.`;
+      explain.textContent = `This board's curve goes from ${fmtEnergyNj(eMin * 1000)} to ${fmtEnergyNj(eMax * 1000)} per image. The gateway picks the most accurate ratio within the budget.`;
       box.append(radios, h("div", { class: "row" },
-        h("div", { class: "field" }, h("label", { for: "energy-budget" }, "Energy budget (µJ per image)"), input),
-        h("button", { type: "button", class: "btn btn-primary", disabled: !can || undefined, onclick: () => apply("energy_budget", +input.value) }, "Apply")), explain);
+        h("div", { class: "field" }, h("label", { for: "energy-budget" }, `Energy budget (${u.name} per image)`), input),
+        h("button", { type: "button", class: "btn btn-primary", disabled: !can || undefined, onclick: () => apply("energy_budget", +input.value * u.per) }, "Apply")), explain);
     } else {
       const v0 = settings?.policy === "accuracy_floor" ? settings.target * 100 : Math.round((aMin + aMax) * 50);
       input = h("input", { type: "number", id: "accuracy-floor", min: 1, max: 100, step: 0.5, value: (+v0).toFixed(1), disabled: !can || undefined, "aria-describedby": "decision-explain" });
@@ -115,10 +140,7 @@ export function decisionSection(ctx) {
         h("div", { class: "field" }, h("label", { for: "accuracy-floor" }, "Minimum accuracy (%)"), input),
         h("button", { type: "button", class: "btn btn-primary", disabled: !can || undefined, onclick: () => apply("accuracy_floor", +input.value / 100) }, "Apply")), explain);
     }
-    box.append(h("p", { id: "decision-status", class: "status", role: "status" },
-      settings?.ratio !== null && settings?.ratio !== undefined
-        ? `In force on the board: ratio ${settings.ratio.toFixed(2)} (policy: ${MODES.find((m) => m.key === settings.policy)?.label.toLowerCase() || settings.policy}${settings.policy !== "ratio" ? ", target " + settings.target : ""}).`
-        : "No ratio in force yet."));
+    box.append(h("p", { id: "decision-status", class: "status", role: "status" }, statusText(settings)));
     if (!can) box.append(h("p", { class: "hint" }, "Unlock changes (top right) to move the slider."));
     return box;
   }
@@ -177,7 +199,8 @@ export function decisionSection(ctx) {
     points.sort((a, b) => a.ratio - b.ratio);
     const canvas = h("canvas", { id: "tradeoff-chart", role: "img",
       "aria-label": "Accuracy and energy per image against the early-exit ratio. " +
-        points.map((p) => `ratio ${p.ratio.toFixed(2)}: ${fmtPercent(p.accuracy)}, ${p.energy_uj.toFixed(2)} µJ`).join("; ") });
+        points.map((p) => `ratio ${p.ratio.toFixed(2)}: ${fmtPercent(p.accuracy)}, ${fmtEnergyNj(p.energy_uj * 1000)}`).join("; ") });
+    const u = energyUnit(Math.max(...points.map((p) => p.energy_uj)));
     clear(el, title,
       h("p", { class: "muted" }, "Left: every image runs the whole network (most accurate, most energy). " +
         "Right: every image stops after the first stage (least energy). Measured on this board's held-out samples."),
@@ -188,7 +211,7 @@ export function decisionSection(ctx) {
       data: {
         datasets: [
           { label: "Accuracy (%)", data: points.map((p) => ({ x: p.ratio, y: p.accuracy * 100 })), borderColor: COLORS.accuracy, backgroundColor: COLORS.accuracy, yAxisID: "acc", tension: 0.2 },
-          { label: "Energy per image (µJ)", data: points.map((p) => ({ x: p.ratio, y: p.energy_uj })), borderColor: COLORS.energy, backgroundColor: COLORS.energy, yAxisID: "energy", borderDash: [6, 3], tension: 0.2 },
+          { label: `Energy per image (${u.name})`, data: points.map((p) => ({ x: p.ratio, y: p.energy_uj / u.per })), borderColor: COLORS.energy, backgroundColor: COLORS.energy, yAxisID: "energy", borderDash: [6, 3], tension: 0.2 },
         ],
       },
       options: {
@@ -196,7 +219,7 @@ export function decisionSection(ctx) {
         scales: {
           x: { type: "linear", min: 0, max: 1, title: { display: true, text: "Early-exit ratio" }, grid: { color: COLORS.grid } },
           acc: { position: "left", title: { display: true, text: "Accuracy (%)" }, grid: { color: COLORS.grid } },
-          energy: { position: "right", title: { display: true, text: "µJ per image" }, grid: { display: false } },
+          energy: { position: "right", title: { display: true, text: `${u.name} per image` }, grid: { display: false } },
         },
         onClick: (_e, _els, c) => {
           // A click on the chart moves the slider there (ratio mode).
@@ -213,5 +236,5 @@ export function decisionSection(ctx) {
     markRatio();
   }
 
-  return { el, load, destroy: () => { destroyChart(); clearTimeout(sendTimer); } };
+  return { el, load, update, destroy: () => { destroyChart(); clearTimeout(sendTimer); } };
 }

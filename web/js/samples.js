@@ -7,6 +7,7 @@ import { api, get, del, hasToken } from "./api.js";
 import { h, clear, toast, emptyState } from "./ui.js";
 
 const PAGE = 500;
+const FIRST_SHOWN = 24; // pictures shown before "Show all"
 const MAX_SHOWN = 240; // pictures drawn at once; the counts cover every sample
 
 export function samplesSection(ctx) {
@@ -15,6 +16,7 @@ export function samplesSection(ctx) {
   let total = 0;
   let filter = "";
   let uploading = false;
+  let showAll = false;
 
   async function fetchAll() {
     const all = [];
@@ -97,11 +99,13 @@ export function samplesSection(ctx) {
       ondrop: (e) => { e.preventDefault(); drop.classList.remove("over"); if (can) uploadFiles(e.dataTransfer.files, labelInput.value); } },
       h("b", {}, "Drop pictures here"), h("span", {}, " or click to choose files (PNG, JPEG, PGM/PPM)"));
 
-    const shown = samples.filter((s) => !filter || s.label === filter);
+    // Newest first: what was just added is in view.
+    const shown = samples.filter((s) => !filter || s.label === filter).sort((a, b) => b.id - a.id);
     const groups = h("div", { class: "label-filter", role: "group", "aria-label": "Show samples of one label" },
       h("button", { type: "button", class: "chip" + (filter ? "" : " on"), "aria-pressed": String(!filter), onclick: () => { filter = ""; paint(); } }, `All (${samples.length})`),
       [...labels.entries()].sort().map(([l, n]) => h("button", { type: "button", class: "chip" + (filter === l ? " on" : ""), "aria-pressed": String(filter === l),
-        onclick: () => { filter = l; paint(); } }, `${l} (${n})`)));
+        onclick: () => { filter = l; showAll = false; paint(); } }, `${l} (${n})`)));
+    const limit = showAll ? MAX_SHOWN : FIRST_SHOWN;
 
     clear(el,
       h("h2", { id: "samples-title" }, "Samples ", h("span", { class: "sub" }, `${total} labeled picture${total === 1 ? "" : "s"} for this board`)),
@@ -116,8 +120,11 @@ export function samplesSection(ctx) {
         ? emptyState("No samples yet", "Type a label, then drop pictures of that class. Add a few pictures of each class " +
             "(at least two classes, ideally ten pictures or more each), then train the board.")
         : h("div", {}, groups,
-            h("ul", { class: "gallery", id: "gallery" }, shown.slice(0, MAX_SHOWN).map(card)),
-            shown.length > MAX_SHOWN ? h("p", { class: "hint" }, `Showing ${MAX_SHOWN} of ${shown.length}; choose a label above to see others.`) : null));
+            h("ul", { class: "gallery", id: "gallery" }, shown.slice(0, limit).map(card)),
+            shown.length > limit && !showAll
+              ? h("button", { type: "button", class: "btn", style: "margin-top:.6rem", onclick: () => { showAll = true; paint(); } },
+                  `Show more (${Math.min(shown.length, MAX_SHOWN)} of ${shown.length})`)
+              : shown.length > limit ? h("p", { class: "hint" }, `Showing ${limit} of ${shown.length}; choose a label above to see others.`) : null));
   }
 
   async function load() {

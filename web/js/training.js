@@ -4,7 +4,7 @@
 
 import { get, post, hasToken } from "./api.js";
 import { on } from "./live.js";
-import { h, clear, toast, emptyState, fmtPercent, fmtEnergyNj, fmtTime } from "./ui.js";
+import { h, clear, toast, emptyState, fmtPercent, fmtEnergyNj, fmtTime, energyUnit } from "./ui.js";
 import { makeChart, chartsAvailable, noChartsNote, COLORS } from "./charts.js";
 import { jobProgress, stateWord } from "./jobs.js";
 
@@ -89,17 +89,19 @@ export function trainingSection(ctx) {
                   h("th", { scope: "col", class: i >= 2 && i <= 6 ? "num" : "" }, t)))),
               h("tbody", {}, rows)))));
     if (done.length && chartsAvailable()) {
+      const e = (j, k) => (j.result.energy_nj?.[k] ?? 0) / 1000; // µJ
+      const u = energyUnit(Math.max(...done.map((j) => e(j, "extract") + e(j, "train") + e(j, "calibrate"))));
       chart = makeChart(canvas, {
         type: "bar",
         data: {
           labels: done.map((j) => new Date(j.created_ms).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })),
           datasets: [
-            { label: "Computing features (µJ)", data: done.map((j) => (j.result.energy_nj?.extract ?? 0) / 1000), backgroundColor: COLORS.exits },
-            { label: "Training heads (µJ)", data: done.map((j) => (j.result.energy_nj?.train ?? 0) / 1000), backgroundColor: COLORS.accuracy },
-            { label: "Calibrating (µJ)", data: done.map((j) => (j.result.energy_nj?.calibrate ?? 0) / 1000), backgroundColor: COLORS.energy },
+            { label: `Computing features (${u.name})`, data: done.map((j) => e(j, "extract") / u.per), backgroundColor: COLORS.exits },
+            { label: `Training heads (${u.name})`, data: done.map((j) => e(j, "train") / u.per), backgroundColor: COLORS.accuracy },
+            { label: `Calibrating (${u.name})`, data: done.map((j) => e(j, "calibrate") / u.per), backgroundColor: COLORS.energy },
           ],
         },
-        options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, title: { display: true, text: "µJ" } } } },
+        options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, title: { display: true, text: u.name } } } },
       });
     }
   }

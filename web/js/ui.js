@@ -46,6 +46,7 @@ export function fmtHz(hz) {
 // Energy given in nanojoules, shown in the unit that keeps 3 significant digits readable.
 export function fmtEnergyNj(nj) {
   if (nj === undefined || nj === null || Number.isNaN(nj)) return "—";
+  if (nj >= 1e9) return `${(nj / 1e9).toFixed(2)} J`;
   if (nj >= 1e6) return `${(nj / 1e6).toFixed(2)} mJ`;
   if (nj >= 1e3) return `${(nj / 1e3).toFixed(1)} µJ`;
   return `${Math.round(nj)} nJ`;
@@ -100,6 +101,13 @@ const STATE_HELP = {
 };
 export function stateBadge(state) {
   return h("span", { class: `badge ${state}`, title: STATE_HELP[state] || "" }, STATE_WORDS[state] || state);
+}
+
+// The unit that keeps a chart's energy axis readable, given its largest value in µJ.
+export function energyUnit(maxUj) {
+  if (maxUj >= 1e6) return { name: "J", per: 1e6 };
+  if (maxUj >= 1e3) return { name: "mJ", per: 1e3 };
+  return { name: "µJ", per: 1 };
 }
 
 export function toast(text, bad = false) {
