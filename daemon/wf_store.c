@@ -807,8 +807,8 @@ out:
     sqlite3_finalize(st);
     store_db_unlock(s);
     if (rc == 0)
-        (void)events_publish("stats", device_id, json_pack("{s:I, s:I, s:I, s:I, s:I}", "at_ms",
-                             (json_int_t)at_ms, "uptime_ms", (json_int_t)r->uptime_ms,
+        (void)events_publish("stats", device_id, json_pack("{s:I, s:I, s:I, s:I}", /* at_ms: the event's */
+                             "uptime_ms", (json_int_t)r->uptime_ms,
                              "inferences", (json_int_t)r->inferences, "stage1_exits",
                              (json_int_t)r->stage1_exits, "energy_nj", (json_int_t)r->energy_nj));
     return rc;

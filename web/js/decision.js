@@ -210,8 +210,8 @@ export function decisionSection(ctx) {
       type: "line",
       data: {
         datasets: [
-          { label: "Accuracy (%)", data: points.map((p) => ({ x: p.ratio, y: p.accuracy * 100 })), borderColor: COLORS.accuracy, backgroundColor: COLORS.accuracy, yAxisID: "acc", tension: 0.2 },
-          { label: `Energy per image (${u.name})`, data: points.map((p) => ({ x: p.ratio, y: p.energy_uj / u.per })), borderColor: COLORS.energy, backgroundColor: COLORS.energy, yAxisID: "energy", borderDash: [6, 3], tension: 0.2 },
+          { label: "Accuracy (%)", data: points.map((p) => ({ x: p.ratio, y: p.accuracy * 100 })), borderColor: COLORS.accuracy, backgroundColor: COLORS.accuracy, yAxisID: "acc", tension: 0 },
+          { label: `Energy per image (${u.name})`, data: points.map((p) => ({ x: p.ratio, y: p.energy_uj / u.per })), borderColor: COLORS.energy, backgroundColor: COLORS.energy, yAxisID: "energy", borderDash: [6, 3], tension: 0 },
         ],
       },
       options: {
