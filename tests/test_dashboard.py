@@ -467,26 +467,34 @@ def test_personalization(gw, drv):
     shot(drv, "fleet-trained")
 
 
+def too_wide(drv):
+    """The elements that stick out on the right, for the failure message."""
+    return drv.execute_script(
+        "const W = document.documentElement.clientWidth, out = [];"
+        "for (const e of document.querySelectorAll('body *')) { const r = e.getBoundingClientRect();"
+        "  if (r.right > W + 1) out.push(`${e.tagName}#${e.id}.${e.className} ${Math.round(r.right)}px`); }"
+        "return [W, out.slice(0, 8)]")
+
+
 def test_phone(gw, drv):
-    drv.set_window_size(390, 844)
+    # A phone's screen: 390 CSS pixels wide, overlay scrollbars, touch (DevTools emulation).
+    drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    drv.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True})
     drv.get(gw.base + "/")
     wait_for("rows", lambda: row_state(drv, UIDS[2]) == "online", 10)
-    overflow = drv.execute_script("return document.documentElement.scrollWidth > window.innerWidth + 1")
+    overflow = drv.execute_script("return document.documentElement.scrollWidth > document.documentElement.clientWidth + 1")
     if overflow:
-        fail("the Boards page scrolls sideways on a phone-sized screen")
+        fail(f"the Boards page scrolls sideways on a phone-sized screen: {too_wide(drv)}")
     shot(drv, "fleet-phone")
     drv.get(gw.base + f"/#/board/{UIDS[2]}")
     WebDriverWait(drv, 10).until(EC.presence_of_element_located((By.ID, "memory-title")))
     time.sleep(0.5)
-    if drv.execute_script("return document.documentElement.scrollWidth > window.innerWidth + 1"):
-        wide = drv.execute_script(
-            "const W = document.documentElement.clientWidth, out = [];"
-            "for (const e of document.querySelectorAll('main *')) { const r = e.getBoundingClientRect();"
-            "  if (r.right > W + 1) out.push(`${e.tagName}#${e.id}.${e.className} ${Math.round(r.right)}px`); }"
-            "return out.slice(0, 8)")
-        fail(f"the board page scrolls sideways on a phone-sized screen: {wide}")
+    if drv.execute_script("return document.documentElement.scrollWidth > document.documentElement.clientWidth + 1"):
+        fail(f"the board page scrolls sideways on a phone-sized screen: {too_wide(drv)}")
     shot(drv, "board-phone")
-    drv.set_window_size(1280, 900)
+    drv.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    drv.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": False})
 
 
 def main():

@@ -82,12 +82,12 @@ export function activitySection(ctx) {
       if (ev.device !== ctx.id) return;
       series.push(ev);
       if (series.length > MAX_POINTS) series.shift();
-      if (!chartA && series.length >= 2) load(); else paint();
+      if (!chartA && intervals().some((p) => p.n > 0)) load(); else paint();
     });
-    if (series.length < 2) {
-      clear(el, title, emptyState("No activity recorded yet",
+    if (!intervals().some((p) => p.n > 0)) {
+      clear(el, title, emptyState("No inference in the last hour",
         ctx.dev.live
-          ? "The gateway reads the board's counters every few seconds. Classify an image (below) and it shows here."
+          ? "The gateway reads the board's counters every few seconds. Classify a picture (below) and the charts appear here."
           : "The board is offline. Its counters are read again when it comes back."),
         h("p", { id: "activity-summary", class: "muted" }));
       paint();
@@ -107,7 +107,7 @@ export function activitySection(ctx) {
       type: "bar",
       data: { labels: [], datasets: [
         { type: "bar", label: "Inferences", data: [], backgroundColor: COLORS.inferences, yAxisID: "n" },
-        { type: "line", label: "Stopped after stage 1 (%)", data: [], borderColor: COLORS.exits, backgroundColor: COLORS.exits, yAxisID: "pct", spanGaps: true },
+        { type: "line", label: "Stopped after stage 1 (%)", data: [], borderColor: COLORS.exits, backgroundColor: COLORS.exits, yAxisID: "pct", spanGaps: true, pointRadius: 3 },
       ] },
       options: { scales: { x, n: { position: "left", beginAtZero: true, title: { display: true, text: "inferences" } },
         pct: { position: "right", min: 0, max: 100, title: { display: true, text: "% at stage 1" }, grid: { display: false } } } },
@@ -115,7 +115,7 @@ export function activitySection(ctx) {
     chartB = makeChart(cB, {
       type: "line",
       data: { labels: [], datasets: [
-        { label: "Energy per inference (µJ)", data: [], borderColor: COLORS.energy, backgroundColor: COLORS.energy, spanGaps: true },
+        { label: "Energy per inference (µJ)", data: [], borderColor: COLORS.energy, backgroundColor: COLORS.energy, spanGaps: true, pointRadius: 3 },
       ] },
       options: { scales: { x, y: { beginAtZero: true, title: { display: true, text: "µJ" } } } },
     });

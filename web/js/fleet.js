@@ -30,8 +30,9 @@ const COLUMNS = [
 
 let modelNames = new Map(); // sha256 -> source name
 
+// The model the gateway put on the board (its record), else what the board said at hello.
 function modelOf(d) {
-  const sha = d.live?.active_model_sha256;
+  const sha = d.x?.model || d.live?.active_model_sha256;
   if (!sha) return undefined;
   return modelNames.get(sha) || sha.slice(0, 12);
 }
@@ -58,7 +59,7 @@ function cell(col, d) {
       return h("td", { "data-label": col.title, class: "mono" }, d.firmware_version || "—");
     case "model": {
       const m = modelOf(d);
-      return h("td", { "data-label": col.title, class: m ? "mono" : "muted", title: d.live?.active_model_sha256 || "" },
+      return h("td", { "data-label": col.title, class: m ? "" : "muted", title: d.x?.model || d.live?.active_model_sha256 || "" },
         m || (d.live ? "none yet" : "—"));
     }
     case "ratio": {
@@ -94,6 +95,13 @@ export function show(main) {
     h("option", { value: "bootloader" }, "Flashing"),
     h("option", { value: "offline" }, "Offline"));
   const count = h("p", { class: "muted", role: "status", "aria-live": "polite", id: "fleet-count" });
+  // The column titles sort on wide screens; this does the same where the table is a list of cards.
+  const sortSel = h("select", { id: "sort-by", onchange: (e) => {
+    const [k, dir] = e.target.value.split(":");
+    sortKey = k; sortDir = +dir; paint();
+  } }, COLUMNS.flatMap((c) => [
+    h("option", { value: `${c.key}:1` }, `${c.title} (${c.num ? "low to high" : "A to Z"})`),
+    h("option", { value: `${c.key}:-1` }, `${c.title} (${c.num ? "high to low" : "Z to A"})`)]));
   const body = h("div", { id: "fleet-body" });
 
   clear(main,
@@ -103,7 +111,8 @@ export function show(main) {
     summary,
     h("div", { class: "filters", role: "search" },
       h("div", { class: "field" }, h("label", { for: "filter-text" }, "Find"), search),
-      h("div", { class: "field" }, h("label", { for: "filter-state" }, "State"), stateSel)),
+      h("div", { class: "field" }, h("label", { for: "filter-state" }, "State"), stateSel),
+      h("div", { class: "field" }, h("label", { for: "sort-by" }, "Sort by"), sortSel)),
     count,
     body);
 
@@ -124,6 +133,7 @@ export function show(main) {
 
   function paintTable() {
     paintSummary();
+    sortSel.value = `${sortKey}:${sortDir}`;
     if (loadError) {
       clear(body, h("p", { class: "error", role: "alert" }, loadError));
       return;
@@ -173,6 +183,7 @@ export function show(main) {
     try {
       const dec = await get(`/api/devices/${id}/decision`);
       x.ratio = dec.ratio ?? undefined;
+      x.model = dec.active_model || undefined;
       if (dec.trained_job) {
         const j = await get(`/api/jobs/${dec.trained_job}`);
         x.accuracy = j.result?.staged_holdout_accuracy;
