@@ -382,10 +382,14 @@ static uint32_t session_new_link_id(void)
 static void session_serve(session_t *s)
 {
     const fleet_config_t *cfg = &s->fleet->cfg;
+    /* Go-back-N restarts its timer at each ack, so the timeout must outlast one full frame on
+     * the wire plus the adapter's turn-around: at 115200 baud a 2 KiB chunk alone takes ~185 ms,
+     * and a fixed 150 ms resent the whole window before its first frame had even arrived. */
+    uint32_t frame_ms = (uint32_t)((uint64_t)LINK_WIRE_MAX * 10u * 1000u / cfg->baud);
     link_config_t lc = {
         .window = FLEET_WINDOW,
         .max_payload = LINK_MAX_PAYLOAD,
-        .rto_ms = FLEET_RTO_MS,
+        .rto_ms = FLEET_RTO_MS > 100u + 3u * frame_ms ? FLEET_RTO_MS : 100u + 3u * frame_ms,
         .max_retries = FLEET_MAX_RETRIES,
         .session_id = session_new_link_id(),
     };

@@ -54,7 +54,8 @@ static void microtd_usage(FILE *out)
             "  --state-dir DIR   token file and defaults (default $MICROT_STATE_DIR or ~/.local/state/microt)\n"
             "  --token TOKEN     API token (default: generated once into STATE_DIR/token)\n"
             "  --web DIR         dashboard files (default: web)\n"
-            "  --baud N          UART speed of real serial ports (default 115200)\n"
+            "  --baud N          UART speed of real serial ports, and the line rate the link's\n"
+            "                    retransmission timeout is sized for (default 115200)\n"
             "  --port P          a serial port, a glob of ports (rescanned), or auto (USB serial ports)\n");
 }
 
@@ -308,7 +309,8 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     http_api_stop(api);
-    workflow_stop(wf);
+    if (workflow_stop(wf) != 0)
+        _exit(rc); /* a job thread still holds the fleet; the database is consistent (WAL) */
     fleet_stop(fleet);
     store_close(store);
     return rc;

@@ -31,6 +31,34 @@ static int prep_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
     return rc;
 }
 
+/* Bytes of a binary PGM/PPM (P5/P6) header, or 0 if data is not one (or its header is bad).
+ * stb_image's PNM reader does not notice a file cut short (it keeps what it read and leaves the
+ * rest undefined), so prep_decode checks the pixel bytes are all there. */
+static size_t prep_pnm_header(const uint8_t *data, size_t len, unsigned long v[3])
+{
+    size_t i = 2;
+    if (len < 3 || data[0] != 'P' || (data[1] != '5' && data[1] != '6'))
+        return 0;
+    for (int k = 0; k < 3; k++) {
+        for (;;) { /* whitespace and # comments */
+            while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
+                i++;
+            if (i < len && data[i] == '#') {
+                while (i < len && data[i] != '\n')
+                    i++;
+                continue;
+            }
+            break;
+        }
+        if (i >= len || data[i] < '0' || data[i] > '9')
+            return 0;
+        v[k] = 0;
+        while (i < len && data[i] >= '0' && data[i] <= '9' && v[k] < 100000)
+            v[k] = v[k] * 10 + (unsigned long)(data[i++] - '0');
+    }
+    return i < len ? i + 1 : 0; /* one whitespace byte ends the header */
+}
+
 int prep_decode(const uint8_t *data, size_t len, prep_image_t *out, char *err, size_t err_len)
 {
     int w, h, comp;
@@ -46,6 +74,14 @@ int prep_decode(const uint8_t *data, size_t len, prep_image_t *out, char *err, s
     if (w <= 0 || h <= 0 || (unsigned)w > PREP_MAX_SIDE || (unsigned)h > PREP_MAX_SIDE)
         return prep_fail(err, err_len, MT_ETOOBIG, "image of %dx%d pixels is over %ux%u", w, h,
                          PREP_MAX_SIDE, PREP_MAX_SIDE);
+    unsigned long pnm[3];
+    size_t hdr = prep_pnm_header(data, len, pnm);
+    if (hdr > 0) {
+        uint64_t need = (uint64_t)pnm[0] * pnm[1] * (data[1] == '6' ? 3u : 1u) * (pnm[2] > 255 ? 2u : 1u);
+        if (len - hdr < need)
+            return prep_fail(err, err_len, MT_EINVAL, "truncated %s: %zu of %llu pixel bytes",
+                             data[1] == '6' ? "PPM" : "PGM", len - hdr, (unsigned long long)need);
+    }
     /* Grey stays grey, everything else becomes RGB (alpha dropped). */
     int want = (comp == 1 || comp == 2) ? 1 : 3;
     uint8_t *px = stbi_load_from_memory(data, (int)len, &w, &h, &comp, want);

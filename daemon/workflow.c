@@ -39,6 +39,7 @@
 #define WF_PROGRESS_EVERY_MS 200
 #define WF_MAX_CAPTURES 16
 #define WF_CAPTURE_MAX_BYTES (640u * 480u * 3u)
+#define WF_STOP_WAIT_MS 5000
 
 typedef struct wf_run {
     workflow_t *wf;
@@ -1383,28 +1384,46 @@ fail:
     return rc;
 }
 
-void workflow_stop(workflow_t *wf)
+int workflow_stop(workflow_t *wf)
 {
     if (wf == NULL)
-        return;
+        return 0;
     atomic_store(&wf->stop, 1);
     if (wf->collector_started)
         pthread_join(wf->collector, NULL);
     if (wf->fleet != NULL)
         fleet_set_event_handler(wf->fleet, NULL, NULL);
+    /* Jobs see the stop flag between chunks and samples; one waiting on a board's answer (a
+     * training runs for minutes on a real board) is given WF_STOP_WAIT_MS, then recorded as
+     * interrupted and left to the process exit. */
+    int64_t deadline = wf_mono_ms() + WF_STOP_WAIT_MS;
+    int stuck = 0;
     pthread_mutex_lock(&wf->mu);
-    wf_run_t *r = wf->runs;
-    wf->runs = NULL;
-    pthread_mutex_unlock(&wf->mu);
-    while (r != NULL) {
-        wf_run_t *next = r->next;
-        pthread_join(r->thread, NULL);
-        free(r);
-        r = next;
+    for (wf_run_t *r = wf->runs; r != NULL; r = r->next) {
+        while (!atomic_load(&r->finished) && wf_mono_ms() < deadline) {
+            pthread_mutex_unlock(&wf->mu);
+            usleep(20000);
+            pthread_mutex_lock(&wf->mu);
+        }
+        if (!atomic_load(&r->finished)) {
+            stuck++;
+            (void)wf_job_finish(wf->store, r->job_id, "interrupted", NULL,
+                                "the daemon stopped while the board was working; re-run it",
+                                wf_now_ms());
+        }
     }
+    if (stuck > 0) {
+        pthread_mutex_unlock(&wf->mu);
+        fprintf(stderr, "microtd: %d job(s) still waiting on a board, recorded as interrupted\n",
+                stuck);
+        return MT_EBUSY;
+    }
+    wf_reap_locked(wf);
+    pthread_mutex_unlock(&wf->mu);
     for (unsigned i = 0; i < WF_MAX_CAPTURES; i++)
         free(wf->captures[i].data);
     pthread_mutex_destroy(&wf->mu);
     pthread_mutex_destroy(&wf->cap_mu);
     free(wf);
+    return 0;
 }

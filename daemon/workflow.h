@@ -37,8 +37,11 @@ typedef struct {
 } wf_train_params_t;
 
 int workflow_start(workflow_t **out, store_t *store, fleet_t *fleet, const workflow_config_t *cfg);
-/* Stops the collector, asks running jobs to stop (they end 'interrupted') and joins them. */
-void workflow_stop(workflow_t *wf);
+/* Stops the collector, asks running jobs to stop (they end 'interrupted') and joins them.
+ * MT_EBUSY if a job still waits on a board after 5 s: it is recorded as interrupted and wf is
+ * left allocated (its thread still uses it and the fleet): the caller must then exit the process
+ * without stopping the fleet. */
+int workflow_stop(workflow_t *wf);
 
 /* ---- models ---- */
 /* Imports a .tflite (cut: tensor or block name, NULL/"" = the importer's default) and stores it.

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -59,9 +60,11 @@ static pid_t start_sim(int i, const char *pty_name, const char *baud, const char
     snprintf(pty, sizeof pty, "%s/ports/%s", fx.dir, pty_name);
     snprintf(flash, sizeof flash, "%s/flash-%d.bin", fx.dir, i);
     snprintf(log, sizeof log, "%s/sim-%d.log", fx.dir, i);
-    char *argv[] = {sim, "--pty", pty, "--uid", (char *)uid(i), "--flash", flash,
-                    baud ? "--baud" : NULL, (char *)baud, "--turn-latency-us", (char *)turn_us,
-                    NULL};
+    char camera[300];
+    snprintf(camera, sizeof camera, "%s/camera", fx.dir);
+    char *argv[] = {sim, "--pty", pty, "--uid", (char *)uid(i), "--flash", flash, "--camera",
+                    camera, baud ? "--baud" : NULL, (char *)baud, "--turn-latency-us",
+                    (char *)turn_us, NULL};
     return harness_spawn(argv, log);
 }
 
@@ -277,6 +280,21 @@ static int setup_n(int n_boards, const char *baud, const char *turn_us)
     snprintf(ports, sizeof ports, "%s/ports", fx.dir);
     if (fx.dir == NULL || mkdir(ports, 0700) != 0)
         return -1;
+    /* The boards' camera: two test images as PGM frames. */
+    snprintf(ports, sizeof ports, "%s/camera", fx.dir);
+    if (mkdir(ports, 0700) != 0)
+        return -1;
+    for (uint32_t i = 0; fx.test.n > 0 && i < 2; i++) {
+        char frame[400];
+        size_t len;
+        uint8_t *p = pgm(&fx.test, 100 + i, &len);
+        snprintf(frame, sizeof frame, "%s/frame-%u.pgm", ports, i);
+        FILE *f = fopen(frame, "wb");
+        if (f == NULL || fwrite(p, 1, len, f) != len)
+            return -1;
+        fclose(f);
+        free(p);
+    }
     for (int i = 0; i < n_boards; i++) {
         char name[32];
         snprintf(name, sizeof name, "board-%d", i);
@@ -461,6 +479,52 @@ static void test_loop(void **state)
     assert_true(acc >= 0.5);
     assert_true(exits >= 0.2 && exits <= 0.8);
     json_decref(r);
+
+    /* The other policies pick their ratio from the board's trade-off curve. */
+    snprintf(path, sizeof path, "/api/devices/%s/tradeoff", uid(0));
+    r = get(path);
+    json_t *pts = json_object_get(r, "points");
+    assert_true(json_array_size(pts) >= 2);
+    json_t *p75 = NULL;
+    size_t k;
+    json_t *pt;
+    json_array_foreach(pts, k, pt)
+        if (fabs(json_number_value(json_object_get(pt, "ratio")) - 0.75) < 0.01)
+            p75 = pt;
+    assert_non_null(p75);
+    double budget = json_number_value(json_object_get(p75, "energy_uj")) + 0.5;
+    json_decref(r);
+    char body[128];
+    snprintf(body, sizeof body, "{\"policy\":\"energy_budget\",\"target\":%.1f}", budget);
+    snprintf(path, sizeof path, "/api/devices/%s/decision", uid(0));
+    r = req("PUT", path, "application/json", body, strlen(body), &st);
+    assert_int_equal(st, 200);
+    printf("# energy budget %.0f uJ -> ratio %.2f\n", budget,
+           json_number_value(json_object_get(r, "ratio")));
+    assert_true(json_number_value(json_object_get(r, "ratio")) >= 0.74); /* cheaper ratios only */
+    json_decref(r);
+    snprintf(body, sizeof body, "{\"policy\":\"energy_budget\",\"target\":1}");
+    r = req("PUT", path, "application/json", body, strlen(body), &st);
+    assert_int_equal(st, 422); /* 1 uJ: no ratio gets there */
+    json_decref(r);
+
+    /* A capture from the board's camera arrives as a sample. */
+    snprintf(path, sizeof path, "/api/devices/%s/capture", uid(0));
+    r = req("POST", path, "application/json", "{\"label\":\"coat\"}", 16, &st);
+    assert_int_equal(st, 202);
+    json_decref(r);
+    bool captured = false;
+    for (int tries = 0; tries < 50 && !captured; tries++) {
+        usleep(100000);
+        snprintf(path, sizeof path, "/api/devices/%s/samples?label=coat&limit=500", uid(0));
+        r = get(path);
+        size_t si;
+        json_t *x;
+        json_array_foreach(json_object_get(r, "samples"), si, x)
+            captured |= strcmp(json_string_value(json_object_get(x, "source")), "capture") == 0;
+        json_decref(r);
+    }
+    assert_true(captured);
 
     /* Relabel and delete work on stored samples. */
     snprintf(path, sizeof path, "/api/devices/%s/samples/1", uid(0));
