@@ -1037,6 +1037,8 @@ static enum MHD_Result http_api_access(void *cls, struct MHD_Connection *conn, c
         }
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rq.reply_type);
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        /* A deleted sample's id can be given to the next one: never reuse a cached picture. */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         enum MHD_Result r = MHD_queue_response(conn, status, resp);
         MHD_destroy_response(resp);
         return r;

@@ -30,8 +30,8 @@ KINDS = ["h7a3zi", "l4r5zi", "h7a3zi"]
 SHARED = os.environ.get("MICROT_SHARED", os.path.join(ROOT, "..", "shared"))
 MODEL = os.path.join(SHARED, "models", "proxyless-w0.3.tflite")
 FMNIST = "/usr/share/datasets/fashion-mnist"
-FMNIST_NAMES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
-                "bag", "ankle-boot"]
+FMNIST_NAMES = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
+                "bag", "boot"]  # the gateway's names (names=fashion-mnist)
 
 try:
     from selenium import webdriver
@@ -74,6 +74,16 @@ class Gateway:
         self.base = f"http://127.0.0.1:{self.port}"
         self.sims = {}
         self.daemon = None
+        self.camera = None
+        # Board 1 gets a camera (microt-sim --camera): two Fashion-MNIST test pictures as frames.
+        if os.path.exists(FMNIST + "/t10k-images-idx3-ubyte.gz"):
+            self.camera = os.path.join(self.dir, "camera")
+            os.makedirs(self.camera)
+            _, rows, cols, images, _ = read_idx(FMNIST + "/t10k-images-idx3-ubyte.gz",
+                                                FMNIST + "/t10k-labels-idx1-ubyte.gz")
+            for i in range(2):
+                with open(os.path.join(self.camera, f"frame-{i}.pgm"), "wb") as f:
+                    f.write(pgm(rows, cols, images, i))
 
     def log(self, name):
         return open(os.path.join(self.dir, name + ".log"), "ab")
@@ -82,7 +92,8 @@ class Gateway:
         p = subprocess.Popen(
             [os.path.join(BUILD, "microt-sim"), "--board", KINDS[i], "--uid", UIDS[i],
              "--pty", os.path.join(self.dir, "ports", f"board-{i}"),
-             "--flash", os.path.join(self.dir, f"flash-{i}.bin")],
+             "--flash", os.path.join(self.dir, f"flash-{i}.bin")] +
+            (["--camera", self.camera] if i == 1 and self.camera else []),
             stdout=self.log(f"sim-{i}"), stderr=subprocess.STDOUT)
         self.sims[i] = p
 
@@ -241,6 +252,18 @@ def js_errors(drv):
                 continue
             errs.append(msg)
     return errs
+
+
+def type_into(drv, element_id, *keys):
+    """send_keys to an element found afresh: live updates may have redrawn it meanwhile."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    for attempt in range(5):
+        try:
+            drv.find_element(By.ID, element_id).send_keys(*keys)
+            return
+        except StaleElementReferenceException:
+            time.sleep(0.2)
+    fail(f"#{element_id} kept being redrawn")
 
 
 def row_state(drv, uid):
@@ -411,9 +434,8 @@ def test_personalization(gw, drv):
         path = os.path.join(tmp, "my-sneaker.pgm")
         with open(path, "wb") as f:
             f.write(pgm(tr, tc, timages, held_out[7]))
-        label = drv.find_element(By.ID, "upload-label")
-        label.send_keys("sneaker")
-        drv.find_element(By.ID, "upload-files").send_keys(path)
+        type_into(drv, "upload-label", "sneaker")
+        type_into(drv, "upload-files", path)
         wait_for("the sample stored",
                  lambda: gw.api("GET", f"/api/devices/{uid}/samples?limit=0")[1]["total"] == before["total"] + 1, 10)
         st, page = gw.api("GET", f"/api/devices/{uid}/samples?after=0&limit=500")
@@ -435,10 +457,23 @@ def test_personalization(gw, drv):
         wait_for("the sample deleted",
                  lambda: gw.api("GET", f"/api/devices/{uid}/samples?limit=0")[1]["total"] == before["total"], 5)
 
+        # A picture taken by the board's own camera, labeled with a trained class.
+        if "capture" in (gw.device(uid) or {}).get("capabilities", []):
+            type_into(drv, "upload-label", Keys.CONTROL, "a")
+            type_into(drv, "upload-label", "bag")
+            drv.find_element(By.ID, "capture-button").click()
+            # (the deleted sample's id may be given again: SQLite reuses the largest rowid)
+            wait_for("the captured sample", lambda: any(
+                x["source"] == "capture" and x["label"] == "bag"
+                for x in gw.api("GET", f"/api/devices/{uid}/samples?after={new['id'] - 1}&limit=10")[1]["samples"]), 10)
+            print("# a picture from the board's camera became a sample labeled 'bag'")
+        else:
+            fail("the simulated board with --camera does not report the capture capability")
+
         # Classify through the page.
         st, inf_before = gw.api("GET", f"/api/devices/{uid}/inferences?limit=500")
-        drv.find_element(By.ID, "classify-file").send_keys(path)
-        drv.find_element(By.ID, "classify-expected").send_keys("sneaker")
+        type_into(drv, "classify-file", path)
+        type_into(drv, "classify-expected", "sneaker")
         drv.find_element(By.ID, "classify-button").click()
         stage = WebDriverWait(drv, 15).until(EC.visibility_of_element_located((By.ID, "classify-stage"))).text
         if not stage.startswith("stage "):

@@ -1,9 +1,10 @@
 // samples.js — the board's labeled samples: a gallery grouped by label (the picture is the
-// sample as the board sees it: resized and quantized for its model), relabel and delete, and
+// sample as the board sees it: resized and quantized for its model), relabel and delete,
 // upload by drag and drop or file choice (PNG, JPEG, PGM/PPM, BMP; the gateway decodes, resizes
-// and quantizes them for the board's active model).
+// and quantizes them for the board's active model), and, on a board with a camera, a picture
+// taken by the board itself (POST /api/devices/{id}/capture; it arrives as a new sample).
 
-import { api, get, del, hasToken } from "./api.js";
+import { api, get, post, del, hasToken } from "./api.js";
 import { h, clear, toast, emptyState } from "./ui.js";
 
 const PAGE = 500;
@@ -52,6 +53,24 @@ export function samplesSection(ctx) {
     status.textContent = `${ok} added as “${label}”` + (failed ? `, ${failed} refused (${lastErr})` : ".");
     if (failed) toast(lastErr, true);
     load();
+  }
+
+  // The board labels a capture only with one of its trained classes; any other label is given
+  // afterwards by relabeling the new (unlabeled) sample.
+  async function capture(label) {
+    if (!hasToken()) { window.dispatchEvent(new Event("microt-ask-token")); return; }
+    const status = el.querySelector("#upload-status");
+    label = label.trim();
+    let classes = [];
+    try { classes = (await get(`/api/devices/${ctx.id}/decision`)).classes || []; } catch { /* untrained */ }
+    const body = label && classes.includes(label) ? { label } : {};
+    try {
+      await post(`/api/devices/${ctx.id}/capture`, body);
+      status.textContent = body.label
+        ? `The board is sending its picture, labeled “${label}”.`
+        : "The board is sending its picture; it appears below as “unlabeled”" +
+          (label ? ` (“${label}” is not one of its trained classes: relabel it there).` : ": give it a label there.");
+    } catch (e) { status.textContent = e.message; toast(e.message, true); }
   }
 
   async function relabel(s, input) {
@@ -113,6 +132,10 @@ export function samplesSection(ctx) {
       h("div", { class: "upload" },
         h("div", { class: "field" }, h("label", { for: "upload-label" }, "Label of the pictures you add"), labelInput),
         drop, fileInput,
+        (ctx.dev.capabilities || []).includes("capture")
+          ? h("div", {}, h("button", { type: "button", class: "btn", id: "capture-button", disabled: !(can && ctx.dev.live) || undefined,
+              onclick: () => capture(labelInput.value) }, "Take a picture with the board's camera"))
+          : null,
         h("p", { id: "upload-status", class: "muted", role: "status" },
           !can ? "Unlock changes (top right) to add, relabel or delete samples."
             : !ctx.model?.model ? "The board needs a model first (see Model): samples are prepared for its input." : "")),
