@@ -27,7 +27,7 @@ SHOTS = os.path.join(BUILD, "screenshots")
 TOKEN = "dashboard-test-token-0123456789"
 UIDS = ["4d5430000000000000000a01", "4d5430000000000000000a02", "4d5430000000000000000a03"]
 KINDS = ["h7a3zi", "l4r5zi", "h7a3zi"]
-SHARED = os.environ.get("MICROT_SHARED", os.path.join(ROOT, "..", "shared"))
+SHARED = os.path.realpath(os.environ.get("MICROT_SHARED", os.path.join(ROOT, "..", "shared")))
 MODEL = os.path.join(SHARED, "models", "proxyless-w0.3.tflite")
 FMNIST = "/usr/share/datasets/fashion-mnist"
 FMNIST_NAMES = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
@@ -378,13 +378,23 @@ def stage1_count(gw, uid, test, idxs, tag):
 def test_personalization(gw, drv):
     uid = UIDS[1]
     t0 = time.time()
-    # The board's model, samples and training, through the REST API.
-    with open(MODEL, "rb") as f:
-        st, r = gw.api("POST", f"/api/devices/{uid}/model?name=proxyless-w0.3.tflite&cut=blocks.8",
-                       raw=f.read())
-    if st != 202:
-        fail(f"model push answered {st}: {r}")
-    wait_job(gw, r["job"]["id"], 60)
+    # The model through the page: upload, the push's progress, the board running it.
+    drv.get(gw.base + f"/#/board/{uid}")
+    WebDriverWait(drv, 10).until(EC.element_to_be_clickable((By.ID, "model-upload")))
+    type_into(drv, "model-file", MODEL)
+    type_into(drv, "model-cut", "blocks.8")
+    drv.find_element(By.ID, "model-upload").click()
+    WebDriverWait(drv, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#model-section .job-progress")))
+
+    def active_model():
+        st, m = gw.api("GET", f"/api/devices/{uid}/model")
+        return st == 200 and m["model"] and m["live"] and m["live"]["active"] and \
+            m["live"]["sha256"] == m["model"]["sha256"]
+    wait_for("the pushed model active on the board", active_model, 60)
+    wait_for("the page showing it", lambda: "proxyless-w0.3.tflite" in drv.find_element(By.ID, "model-section").text
+             and "Done" in drv.find_element(By.ID, "model-section").text, 10)
+
+    # 80 Fashion-MNIST samples through the API (an IDX pair, as microtctl samples idx sends it).
     n, rows, cols, images, labels = read_idx(FMNIST + "/train-images-idx3-ubyte.gz",
                                              FMNIST + "/train-labels-idx1-ubyte.gz")
     img, lab = idx_body(rows, cols, images, labels, pick(labels, 8))
@@ -392,19 +402,28 @@ def test_personalization(gw, drv):
                    raw=img + lab)
     if st != 201:
         fail(f"IDX samples answered {st}: {r}")
-    st, r = gw.api("POST", f"/api/devices/{uid}/train", body={})
-    if st != 202:
-        fail(f"train answered {st}: {r}")
-    job = wait_job(gw, r["job"]["id"], 120)
-    print(f"# board trained in {time.time() - t0:.1f} s (push, 80 samples, training): staged hold-out "
-          f"accuracy {job['result']['staged_holdout_accuracy']:.3f}")
+
+    # Training through the page: the button, its progress, the result in the history.
+    WebDriverWait(drv, 10).until(EC.element_to_be_clickable((By.ID, "train-button"))).click()
+    WebDriverWait(drv, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#training-section .job-progress")))
+
+    def trained():
+        st, j = gw.api("GET", f"/api/jobs?device={uid}&limit=5")
+        done = [x for x in j["jobs"] if x["kind"] == "train" and x["state"] in ("done", "failed")]
+        return done[0] if done else None
+    job = wait_for("the training to end", trained, 120)
+    if job["state"] != "done":
+        fail(f"training {job['state']}: {job['error']}")
+    wait_for("the training in the page's history", lambda: drv.execute_script(
+        "const t = document.querySelector('#training-table tbody'); return t && t.textContent.includes('Done')"), 10)
+    print(f"# board given its model and trained through the page in {time.time() - t0:.1f} s "
+          f"(80 samples): staged hold-out accuracy {job['result']['staged_holdout_accuracy']:.3f}")
     _, tr, tc, timages, tlabels = read_idx(FMNIST + "/t10k-images-idx3-ubyte.gz",
                                            FMNIST + "/t10k-labels-idx1-ubyte.gz")
     test = (tr, tc, timages, tlabels)
     held_out = pick(tlabels, 1)  # ten test images, one per class
 
-    # The trade-off chart and the slider on the board's page.
-    drv.get(gw.base + f"/#/board/{uid}")
+    # The trade-off chart and the slider on the board's page (drawn when the training ended).
     slider = WebDriverWait(drv, 15).until(EC.element_to_be_clickable((By.ID, "ratio-slider")))
     WebDriverWait(drv, 5).until(EC.presence_of_element_located((By.ID, "tradeoff-chart")))
 
