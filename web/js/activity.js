@@ -106,7 +106,7 @@ export function activitySection(ctx) {
     chartA = makeChart(cA, {
       type: "bar",
       data: { labels: [], datasets: [
-        { type: "bar", label: "Inferences", data: [], backgroundColor: COLORS.inferences, yAxisID: "n" },
+        { type: "bar", label: "Inferences", data: [], backgroundColor: COLORS.inferences, yAxisID: "n", maxBarThickness: 40 },
         { type: "line", label: "Stopped after stage 1 (%)", data: [], borderColor: COLORS.exits, backgroundColor: COLORS.exits, yAxisID: "pct", spanGaps: true, pointRadius: 3 },
       ] },
       options: { scales: { x, n: { position: "left", beginAtZero: true, title: { display: true, text: "inferences" } },

@@ -47,7 +47,7 @@ export function classifySection(ctx) {
     if (!doc.inferences.length) { clear(recent); return; }
     clear(recent,
       h("h3", {}, "Latest classifications"),
-      h("p", { class: "muted" }, `Last ${s.count}: ${fmtPercent(s.exit_rate)} stopped at stage 1, ${s.mean_energy_uj.toFixed(2)} µJ each on average` +
+      h("p", { class: "muted" }, `Last ${s.count}: ${fmtPercent(s.exit_rate)} stopped at stage 1, ${fmtEnergyNj(s.mean_energy_uj * 1000)} each on average` +
         (s.labeled ? `, ${fmtPercent(s.accuracy)} right of ${s.labeled} with a known answer.` : ".")),
       h("div", { class: "table-wrap" }, h("table", { id: "inference-table" },
         h("thead", {}, h("tr", {}, ["When", "Picture", "Answer", "Confidence", "Stage", "Energy"].map((t, i) => h("th", { scope: "col", class: i >= 3 ? "num" : "" }, t)))),

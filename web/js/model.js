@@ -53,7 +53,7 @@ export function modelSection(ctx) {
 
     const can = hasToken() && ctx.dev.live;
     const file = h("input", { type: "file", id: "model-file", accept: ".tflite", disabled: !can || undefined });
-    const cut = h("input", { type: "text", id: "model-cut", placeholder: "default", disabled: !can || undefined, size: 18 });
+    const cut = h("input", { type: "text", id: "model-cut", placeholder: "e.g. blocks.8", disabled: !can || undefined, size: 18 });
     const pick = h("select", { id: "model-pick", disabled: !can || !models.length || undefined },
       h("option", { value: "" }, models.length ? "Choose a model the gateway has" : "No models stored yet"),
       models.map((x) => h("option", { value: x.sha256 }, `${x.source_name} (${fmtBytes(x.image_bytes)}, ${x.sha256.slice(0, 8)})`)));
@@ -77,7 +77,7 @@ export function modelSection(ctx) {
       hasToken() && !ctx.dev.live ? h("p", { class: "hint" }, "The board is offline: a model can be sent when it is back.") : null,
       h("div", { class: "row" },
         h("div", { class: "field" }, h("label", { for: "model-file" }, "Upload a .tflite file"), file),
-        h("div", { class: "field" }, h("label", { for: "model-cut" }, "Cut after (tensor or block)"), cut),
+        h("div", { class: "field" }, h("label", { for: "model-cut" }, "Stage 1 ends after (optional)"), cut),
         h("button", { type: "button", class: "btn btn-primary", disabled: !can || undefined, id: "model-upload",
           onclick: () => file.files[0] ? upload(file.files[0], cut.value.trim()) : toast("Choose a .tflite file first.", true) }, "Upload and send")),
       models.length ? h("div", { class: "row", style: "margin-top:.75rem" },
@@ -86,7 +86,9 @@ export function modelSection(ctx) {
           if (!pick.value) { toast("Choose a model first.", true); return; }
           try { pushStarted(await post(`/api/devices/${ctx.id}/model/push`, { model: pick.value })); } catch (e) { toast(e.message, true); }
         } }, "Send")) : null,
-      h("p", { class: "hint" }, "The old model keeps working until the new one is complete and verified on the board. " +
+      h("p", { class: "hint" }, "“Stage 1 ends after” names the block or tensor where the small first stage stops " +
+        "(for example blocks.8); empty means the gateway's default cut for that model. " +
+        "The old model keeps working until the new one is complete and verified on the board. " +
         "An interrupted transfer continues where it stopped."));
   }
 

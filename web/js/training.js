@@ -101,7 +101,7 @@ export function trainingSection(ctx) {
             { label: `Calibrating (${u.name})`, data: done.map((j) => e(j, "calibrate") / u.per), backgroundColor: COLORS.energy },
           ],
         },
-        options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, title: { display: true, text: u.name } } } },
+        options: { datasets: { bar: { maxBarThickness: 56 } }, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, title: { display: true, text: u.name } } } },
       });
     }
   }
