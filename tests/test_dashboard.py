@@ -442,8 +442,49 @@ def test_personalization(gw, drv):
     print(f"# the same {len(held_out)} images: {hi} stopped at stage 1 with the slider at 1, {lo} at 0")
     if not (hi > lo and hi >= len(held_out) // 2 and lo <= len(held_out) // 2):
         fail(f"the board's inferences do not follow the slider: {hi} exits at ratio 1, {lo} at ratio 0")
-    for _ in range(10):  # back to 0.5, one keyboard step of 0.05 at a time
-        slider.send_keys(Keys.ARROW_RIGHT)
+
+    # The two other modes: the gateway picks the ratio from the board's curve.
+    st, curve = gw.api("GET", f"/api/devices/{uid}/tradeoff")
+    points = curve["points"]
+
+    def decision():
+        return gw.api("GET", f"/api/devices/{uid}/decision")[1]
+
+    def point_at(r):
+        return min(points, key=lambda p: abs(p["ratio"] - r))
+
+    floor = sorted(p["accuracy"] for p in points)[len(points) // 2]  # the median accuracy
+    drv.find_element(By.CSS_SELECTOR, "input[name=decision-mode][value=accuracy_floor]").click()
+    type_into(drv, "accuracy-floor", Keys.CONTROL, "a")
+    type_into(drv, "accuracy-floor", f"{floor * 100:.4f}", Keys.ENTER)
+    drv.find_element(By.XPATH, "//section[@id='decision-section']//button[text()='Apply']").click()
+    wait_for("the accuracy floor in force", lambda: decision()["policy"] == "accuracy_floor", 10)
+    d = decision()
+    if point_at(d["ratio"])["accuracy"] < floor - 1e-4:
+        fail(f"accuracy floor {floor}: the gateway chose ratio {d['ratio']} below it")
+    if any(p["accuracy"] >= floor - 1e-4 and p["energy_uj"] < point_at(d["ratio"])["energy_uj"] - 1e-3 for p in points):
+        fail(f"accuracy floor {floor}: ratio {d['ratio']} is not the cheapest that keeps it")
+    print(f"# accuracy floor {floor:.3f}: the gateway chose ratio {d['ratio']:.2f}")
+
+    drv.find_element(By.CSS_SELECTOR, "input[name=decision-mode][value=energy_budget]").click()
+    unit = drv.find_element(By.CSS_SELECTOR, "label[for=energy-budget]").text  # "Energy budget (mJ per image)"
+    per = {"(J": 1e6, "(mJ": 1e3, "(µJ": 1}[unit.split(" ")[2]]
+    budget_uj = sorted(p["energy_uj"] for p in points)[len(points) // 2]
+    type_into(drv, "energy-budget", Keys.CONTROL, "a")
+    type_into(drv, "energy-budget", f"{budget_uj / per + 0.005:.2f}")
+    drv.find_element(By.XPATH, "//section[@id='decision-section']//button[text()='Apply']").click()
+    wait_for("the energy budget in force", lambda: decision()["policy"] == "energy_budget", 10)
+    d = decision()
+    if point_at(d["ratio"])["energy_uj"] > d["target"] + 1e-3:
+        fail(f"energy budget {d['target']} µJ: the gateway chose ratio {d['ratio']} over it")
+    print(f"# energy budget {d['target']:.0f} µJ: the gateway chose ratio {d['ratio']:.2f}")
+
+    # Back to setting the ratio by hand: 0, then 0.5 one keyboard step of 0.05 at a time.
+    drv.find_element(By.CSS_SELECTOR, "input[name=decision-mode][value=ratio]").click()
+    type_into(drv, "ratio-slider", Keys.HOME)
+    wait_for("ratio 0 in force", lambda: ratio_is(0.0), 10)
+    for _ in range(10):
+        type_into(drv, "ratio-slider", Keys.ARROW_RIGHT)
     wait_for("ratio 0.5 in force", lambda: ratio_is(0.5), 10)
 
     # A picture uploaded through the page becomes a sample; relabel and delete it there too.
