@@ -370,7 +370,7 @@ json_t *http_wf_sample_add(http_req_t *rq, unsigned *status)
 json_t *http_wf_sample_idx(http_req_t *rq, unsigned *status)
 {
     char id[STORE_ID_CHARS], err[HTTP_WF_ERR_CHARS] = "";
-    uint64_t images_bytes, start, count, per_class;
+    uint64_t images_bytes, start, count, per_class, index_base;
     uint32_t added = 0;
     int64_t first = 0, last = 0;
     json_t *doc = NULL;
@@ -381,16 +381,18 @@ json_t *http_wf_sample_idx(http_req_t *rq, unsigned *status)
     if (http_query_u64(rq, "images_bytes", 0, rq->raw_len, &images_bytes) < 0 ||
         images_bytes == 0 || http_query_u64(rq, "start", 0, UINT32_MAX, &start) < 0 ||
         http_query_u64(rq, "count", 0, UINT32_MAX, &count) < 0 ||
-        http_query_u64(rq, "per_class", 0, UINT32_MAX, &per_class) < 0)
+        http_query_u64(rq, "per_class", 0, UINT32_MAX, &per_class) < 0 ||
+        http_query_u64(rq, "index_base", 0, UINT32_MAX / 2, &index_base) < 0)
         return http_fail_status(status, 400, "invalid_argument",
                                 "the body is the IDX images file followed by the IDX labels file; "
                                 "images_bytes (required) says where the first ends; start, count "
-                                "and per_class are optional non-negative integers");
+                                "per_class and index_base are optional non-negative integers");
     long long t0 = http_wf_now_ms();
     int rc = wf_add_idx(http_wf(rq), id, rq->raw, (size_t)images_bytes, rq->raw + images_bytes,
                         rq->raw_len - (size_t)images_bytes, (uint32_t)start, (uint32_t)count,
                         (uint32_t)per_class, http_wf_query(rq, "names"),
-                        http_wf_query(rq, "source"), &added, &first, &last, err, sizeof err);
+                        http_wf_query(rq, "source"), (uint32_t)index_base, &added, &first, &last,
+                        err, sizeof err);
     if (rc < 0)
         return http_wf_fail(status, rc, err);
     *status = 201;

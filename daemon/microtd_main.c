@@ -3,7 +3,7 @@
  * the REST API, and runs until SIGINT/SIGTERM.
  *
  *   microtd [--config FILE] [--http ADDR:PORT] [--db FILE] [--state-dir DIR] [--token T]
- *           [--web DIR] [--baud N] --port PATH|GLOB|auto [--port ...]
+ *           [--web DIR] [--baud N] [--stats-interval-ms N] --port PATH|GLOB|auto [--port ...]
  *
  * A config file holds the same settings as `name = value` lines (# comments); flags given on
  * the command line win over the file.
@@ -32,6 +32,7 @@ typedef struct {
     char token[HTTP_TOKEN_MAX_CHARS + 1];
     char web[PATH_MAX];
     uint32_t baud;
+    uint32_t stats_interval_ms;
     char ports[FLEET_MAX_PORTS][256];
     unsigned n_ports;
 } microtd_opts_t;
@@ -48,7 +49,8 @@ static void microtd_usage(FILE *out)
 {
     fprintf(out,
             "usage: microtd [--config FILE] [--http ADDR:PORT] [--db FILE] [--state-dir DIR]\n"
-            "               [--token TOKEN] [--web DIR] [--baud N] --port PATH|GLOB|auto ...\n"
+            "               [--token TOKEN] [--web DIR] [--baud N] [--stats-interval-ms N]\n"
+            "               --port PATH|GLOB|auto ...\n"
             "  --http ADDR:PORT  REST API and dashboard (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
             "  --db FILE         SQLite database (default STATE_DIR/microt.db)\n"
             "  --state-dir DIR   token file and defaults (default $MICROT_STATE_DIR or ~/.local/state/microt)\n"
@@ -56,6 +58,7 @@ static void microtd_usage(FILE *out)
             "  --web DIR         dashboard files (default: web)\n"
             "  --baud N          UART speed of real serial ports, and the line rate the link's\n"
             "                    retransmission timeout is sized for (default 115200)\n"
+            "  --stats-interval-ms N  how often the boards' counters are read (default 5000)\n"
             "  --port P          a serial port, a glob of ports (rescanned), or auto (USB serial ports)\n");
 }
 
@@ -84,6 +87,11 @@ static int microtd_set(microtd_opts_t *o, const char *name, const char *value)
         if (*end != '\0' || v == 0 || v > 12000000)
             return fprintf(stderr, "microtd: bad baud rate '%s'\n", value), -1;
         o->baud = (uint32_t)v;
+    } else if (strcmp(name, "stats-interval-ms") == 0) {
+        unsigned long v = strtoul(value, &end, 10);
+        if (*end != '\0' || v < 100 || v > 3600000)
+            return fprintf(stderr, "microtd: stats-interval-ms must be 100..3600000\n"), -1;
+        o->stats_interval_ms = (uint32_t)v;
     } else if (strcmp(name, "port") == 0) {
         if (o->n_ports >= FLEET_MAX_PORTS || strlen(value) >= 256)
             return fprintf(stderr, "microtd: too many ports or port path too long\n"), -1;
@@ -172,6 +180,7 @@ int main(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},     {"state-dir", required_argument, NULL, 's'},
         {"token", required_argument, NULL, 't'},  {"web", required_argument, NULL, 'w'},
         {"baud", required_argument, NULL, 'b'},   {"port", required_argument, NULL, 'p'},
+        {"stats-interval-ms", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     microtd_opts_t o, cli;
@@ -210,6 +219,7 @@ int main(int argc, char **argv)
         case 't': name = "token"; break;
         case 'w': name = "web"; break;
         case 'b': name = "baud"; break;
+        case 'S': name = "stats-interval-ms"; break;
         case 'p':
             /* Ports on the command line replace the file's list rather than add to it. */
             if (cli.n_ports == 0)
@@ -272,7 +282,8 @@ int main(int argc, char **argv)
     }
 
     /* Jobs a killed predecessor left running are marked interrupted here, before any request. */
-    if (workflow_start(&wf, store, fleet, NULL) != 0) {
+    workflow_config_t wcfg = {.stats_interval_ms = o.stats_interval_ms};
+    if (workflow_start(&wf, store, fleet, &wcfg) != 0) {
         fprintf(stderr, "microtd: cannot start the job runner\n");
         goto out;
     }

@@ -415,6 +415,7 @@ static int wf_run_push(wf_run_t *r, json_t *params, json_t **result, char *err, 
         }
         n_attempts++;
         memset(&end, 0, sizeof end);
+        memset(&st, 0, sizeof st); /* an attempt that fails before Begin resumed nowhere */
         rc = wf_transfer(wf, r->device, microt_TransferKind_TRANSFER_MODEL, image, m.image_bytes,
                          -1, microt_Message_model_status_tag, WF_END_MODEL_TIMEOUT_MS, &end,
                          wf_job_progress_cb, &prog, &st, err, err_len);
@@ -898,7 +899,8 @@ out:
 
 int wf_add_idx(workflow_t *wf, const char *device_id, const uint8_t *images, size_t images_len,
                const uint8_t *labels, size_t labels_len, uint32_t start, uint32_t count,
-               uint32_t per_class, const char *names, const char *source, uint32_t *n_added,
+               uint32_t per_class, const char *names, const char *source, uint32_t index_base,
+               uint32_t *n_added,
                int64_t *first_id, int64_t *last_id, char *err, size_t err_len)
 {
     prep_idx_t idx;
@@ -950,7 +952,7 @@ int wf_add_idx(workflow_t *wf, const char *device_id, const uint8_t *images, siz
         if (rc < 0)
             goto out;
         char src[WF_SOURCE_MAX_CHARS + 1];
-        snprintf(src, sizeof src, "%.200s#%u", source ? source : "idx", i);
+        snprintf(src, sizeof src, "%.200s#%u", source ? source : "idx", index_base + i);
         wf_fill_sample(&rows[n], device_id, label, src, &m);
         tp[n] = tensors + n * tbytes;
         taken[lb]++;

@@ -71,10 +71,13 @@ int wf_add_image(workflow_t *wf, const char *device_id, const char *label, const
                  const uint8_t *file, size_t len, wf_sample_t *out, char *err, size_t err_len);
 /* An IDX pair in memory: samples start..start+count-1 (count 0 = all), per_class > 0 keeps at
  * most that many of each label; names = "fashion-mnist" names the classes, else "0".."9".
+ * Each sample's source is "SOURCE#N", N = index_base + its index in this pair (a client that
+ * sends a slice of a bigger file passes the slice's start, so N is the index in that file).
  * All stored in one transaction; *n_added and the id range returned. */
 int wf_add_idx(workflow_t *wf, const char *device_id, const uint8_t *images, size_t images_len,
                const uint8_t *labels, size_t labels_len, uint32_t start, uint32_t count,
-               uint32_t per_class, const char *names, const char *source, uint32_t *n_added,
+               uint32_t per_class, const char *names, const char *source, uint32_t index_base,
+               uint32_t *n_added,
                int64_t *first_id, int64_t *last_id, char *err, size_t err_len);
 
 /* ---- decision and inference ---- */

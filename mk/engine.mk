@@ -38,3 +38,10 @@ $(B)/engine_bench: $(call obj,tests/bench/engine_bench_main.c) $(ALL_LIBS)
 bench-engine: $(B)/engine_bench
 	@B=$(B) MICROT_SHARED=$(TFLITE_SHARED) ./tests/bench/engine_bench.sh
 bench: bench-engine
+
+# The importer's fuzz target links only what it exercises (the reader, the importer, the engine).
+ENGINE_FUZZ_SRCS := daemon/import/model_import.c daemon/import/tflite_reader.c daemon/mt_err.c \
+  firmware/core/engine.c firmware/core/sha256.c $(wildcard firmware/core/nn/*.c)
+$(B)/fuzz/fuzz_model_import: tests/fuzz/fuzz_model_import.c $(ENGINE_FUZZ_SRCS) | $(GEN_H)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(ENGINE_FUZZ_SRCS) -lm

@@ -10,7 +10,7 @@ PKGS=(
   libcmocka-dev libjansson-dev libcurl4-openssl-dev libstb-dev zlib1g-dev
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm stm32flash
   chromium chromium-driver python3-selenium python3-protobuf python3-numpy python3-sklearn
-  python3-flatbuffers flatbuffers-compiler dataset-fashion-mnist libjs-chart.js
+  python3-flatbuffers flatbuffers-compiler dataset-fashion-mnist libjs-chart.js python3-yaml
   valgrind dpkg-dev xz-utils xxd
 )
 

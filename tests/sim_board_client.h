@@ -36,13 +36,13 @@ typedef struct {
 
 static sbc_board_t sbc;
 
-static void sbc_on_write(void *ctx, const uint8_t *bytes, size_t len)
+static inline void sbc_on_write(void *ctx, const uint8_t *bytes, size_t len)
 {
     (void)ctx;
     (void)transport_write(sbc.tr, bytes, len, 2000);
 }
 
-static void sbc_on_deliver(void *ctx, const uint8_t *payload, size_t len)
+static inline void sbc_on_deliver(void *ctx, const uint8_t *payload, size_t len)
 {
     (void)ctx;
     pb_istream_t is = pb_istream_from_buffer(payload, len);
@@ -51,7 +51,7 @@ static void sbc_on_deliver(void *ctx, const uint8_t *payload, size_t len)
 }
 
 /* Creates the temporary folder (pty link and flash file live there). */
-static int sbc_setup(void)
+static inline int sbc_setup(void)
 {
     memset(&sbc, 0, sizeof(sbc));
     sbc.dir = harness_mkdtemp("board5");
@@ -63,13 +63,13 @@ static int sbc_setup(void)
     return 0;
 }
 
-static void sbc_teardown(void)
+static inline void sbc_teardown(void)
 {
     harness_rmdir(sbc.dir);
 }
 
 /* Starts microt-sim with extra arguments (NULL-terminated list, may be NULL) and opens a link. */
-static int sbc_start(const char *board_name, char *const *extra)
+static inline int sbc_start(const char *board_name, char *const *extra)
 {
     char sim[300], log[320];
     char *argv[32];
@@ -101,7 +101,7 @@ static int sbc_start(const char *board_name, char *const *extra)
 }
 
 /* Stops the simulator with sig (SIGKILL: a board losing power). */
-static void sbc_stop(int sig)
+static inline void sbc_stop(int sig)
 {
     transport_close(sbc.tr);
     sbc.tr = NULL;
@@ -109,7 +109,7 @@ static void sbc_stop(int sig)
     sbc.pid = 0;
 }
 
-static void sbc_pump(int timeout_ms)
+static inline void sbc_pump(int timeout_ms)
 {
     uint8_t buf[4096];
     ssize_t n = transport_read(sbc.tr, buf, sizeof(buf), timeout_ms);
@@ -119,7 +119,7 @@ static void sbc_pump(int timeout_ms)
 }
 
 /* Queues one message on the link, waiting for window room. */
-static int sbc_send(microt_Message *m)
+static inline int sbc_send(microt_Message *m)
 {
     static uint8_t buf[LINK_MAX_PAYLOAD];
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof(buf));
@@ -138,7 +138,7 @@ static int sbc_send(microt_Message *m)
 }
 
 /* Waits for a message with this id (id 0: the first event with body tag `tag`). */
-static int sbc_wait(uint32_t id, pb_size_t tag, microt_Message *out, int timeout_ms)
+static inline int sbc_wait(uint32_t id, pb_size_t tag, microt_Message *out, int timeout_ms)
 {
     long long end = harness_now_ms() + timeout_ms;
     for (;;) {
@@ -157,7 +157,7 @@ static int sbc_wait(uint32_t id, pb_size_t tag, microt_Message *out, int timeout
 }
 
 /* Sends a request (its id is assigned here) and waits for the reply. */
-static int sbc_call(microt_Message *req, microt_Message *reply, int timeout_ms)
+static inline int sbc_call(microt_Message *req, microt_Message *reply, int timeout_ms)
 {
     req->id = sbc.next_id++;
     if (sbc_send(req) != 0)
@@ -166,7 +166,7 @@ static int sbc_call(microt_Message *req, microt_Message *reply, int timeout_ms)
 }
 
 /* Streams bytes [from, to) of data as TransferChunks of chunk bytes (no replies). */
-static int sbc_chunks(const uint8_t *data, uint32_t from, uint32_t to, uint32_t chunk)
+static inline int sbc_chunks(const uint8_t *data, uint32_t from, uint32_t to, uint32_t chunk)
 {
     static microt_Message m;
     for (uint32_t off = from; off < to; off += chunk) {
@@ -184,10 +184,10 @@ static int sbc_chunks(const uint8_t *data, uint32_t from, uint32_t to, uint32_t 
 }
 
 /* Waits until every queued frame has been acknowledged. */
-static int sbc_drain(int timeout_ms)
+static inline int sbc_drain(int timeout_ms)
 {
     long long end = harness_now_ms() + timeout_ms;
-    while (link_tx_free(&sbc.link) < 4u) {
+    while (link_tx_free(&sbc.link) < sbc.link.cfg.window) {
         if (harness_now_ms() >= end)
             return -1;
         sbc_pump(5);

@@ -48,14 +48,18 @@ def main():
             return 1
         with open(os.path.join(out, "board.json")) as f:
             board = json.load(f)
-        ref = results_report.reference(out, board)
+        ref = results_report.reference(out, board, optimiser_check=False)
     worst = 0.0
     for head in ("part", "full"):
-        b, s = ref[head]["board"], ref[head]["sklearn_std"]
-        gap = 100.0 * (s - b)
-        worst = max(worst, gap)
-        print(f"{head} head: board {100 * b:.1f} %, sklearn {100 * s:.1f} % "
-              f"(raw features {100 * ref[head]['sklearn_raw']:.1f} %), gap {gap:+.2f} pts")
+        # The board's head (standardised on the board) vs sklearn on the same objective, and the
+        # board's head with standardisation off vs sklearn on raw features.
+        for variant, bk, sk in (("standardised", "board", "sklearn_std"),
+                                ("raw", "board_raw", "sklearn_raw")):
+            b, s = ref[head][bk], ref[head][sk]
+            gap = 100.0 * (s - b)
+            worst = max(worst, gap)
+            print(f"{head} head, {variant} features: board {100 * b:.1f} %, "
+                  f"sklearn {100 * s:.1f} %, shortfall {gap:+.2f} pts")
     # The live staged run resumed stage 2 only for unsure images and counted its MACs once.
     live = board["live_r0.5"]
     if live["engine_macs"] != live["expected_macs"]:

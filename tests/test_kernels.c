@@ -180,6 +180,19 @@ static int run_conv_like(const kcase_t *c)
     } else {
         nn_fold_bias(bias, w, g.out_c, g.k_h * g.k_w * g.in_c, in_zp, folded);
         nn_conv_s8(&g, &q, (const int8_t *)c->arr[0], w, folded, out, scratch);
+        {
+            /* Overlapped as the memory plan lays it out: the output starts D bytes below the
+             * input in one buffer (model_import_conv_overlap). */
+            const uint32_t d = model_import_conv_overlap(&g);
+            const uint32_t in_bytes = c->arr_bytes[0];
+            const uint32_t total = d + in_bytes > out_bytes ? d + in_bytes : out_bytes;
+            int8_t *buf = malloc(total);
+            memset(buf, 0x11, total);
+            memcpy(buf + d, c->arr[0], in_bytes);
+            nn_conv_s8(&g, &q, buf + d, w, folded, buf, scratch);
+            mism |= memcmp(buf, c->arr[5], out_bytes) != 0;
+            free(buf);
+        }
     }
     assert_int_equal(c->arr_bytes[5], out_bytes);
     mism |= memcmp(out, c->arr[5], out_bytes) != 0;
@@ -284,10 +297,15 @@ static void test_generated_cases(void **state)
 {
     (void)state;
     assert_non_null(g_file);
-    assert_true(g_len > 12 && memcmp(g_file, "KCAS", 4) == 0);
-    uint32_t n_cases;
+    assert_true(g_len > 16 && memcmp(g_file, "KCAS", 4) == 0);
+    uint32_t version, n_cases, note_len;
+    memcpy(&version, g_file + 4, 4);
     memcpy(&n_cases, g_file + 8, 4);
-    size_t pos = 12;
+    memcpy(&note_len, g_file + 12, 4);
+    assert_int_equal(version, 2);
+    assert_true(16u + note_len <= g_len);
+    print_message("%.*s\n", (int)note_len, (const char *)g_file + 16);
+    size_t pos = 16u + note_len;
     uint32_t per_kind[MT_OP_KIND_MAX + 1] = {0}, bad_kind[MT_OP_KIND_MAX + 1] = {0};
     kcase_t c;
     uint32_t read = 0;

@@ -360,6 +360,57 @@ static void test_inspect(void **state)
     model_import_free(&m);
 }
 
+/* The engine's API refuses misuse with its error codes instead of running. */
+static void test_engine_api_errors(void **state)
+{
+    (void)state;
+    char path[1024], err[256];
+    snprintf(path, sizeof path, "%s/tests/data/import/ok_tiny.tflite", build_dir());
+    model_import_t m;
+    const model_import_opts_t opts = {.cut = "conv.out", .keep_classifier = true};
+    assert_int_equal(model_import_file(path, &opts, &m, err, sizeof err), 0);
+    engine_t *e = calloc(1, sizeof *e);
+    static uint8_t arena[64 * 1024] __attribute__((aligned(8)));
+    assert_int_equal(engine_open(NULL, m.image, m.image_bytes, arena, sizeof arena), ENGINE_EARG);
+    assert_int_equal(engine_open(e, NULL, m.image_bytes, arena, sizeof arena), ENGINE_EARG);
+    assert_int_equal(engine_open(e, m.image, m.image_bytes, NULL, sizeof arena), ENGINE_EARG);
+    /* Not open: nothing runs. */
+    uint32_t n = 1;
+    assert_null(engine_input(e, &n));
+    assert_int_equal(n, 0);
+    assert_int_equal(engine_run_stage1(e, NULL), ENGINE_ESTATE);
+    assert_int_equal(engine_part_dim(e), 0);
+    assert_int_equal(engine_open(e, m.image, m.image_bytes, arena, sizeof arena), ENGINE_OK);
+    assert_int_equal(engine_part_dim(e), 4);  /* conv.out has 4 channels */
+    assert_int_equal(engine_full_dim(e), 4);  /* pool.out feeds the classifier */
+    float vals[8 * 8 * 3];
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        vals[i] = (float)i / 100.0f - 0.9f;
+    }
+    assert_int_equal(engine_set_input_f32(e, vals, 5), ENGINE_EARG);
+    assert_int_equal(engine_set_input_f32(e, vals, 8 * 8 * 3), ENGINE_OK);
+    /* q = round(v / scale) + zp, scale 1/127.5, zp 0: v = -0.9 -> -114.75 -> -115. */
+    const int8_t *q = engine_tensor(e, m.input_tensor, &n);
+    assert_int_equal(n, 8 * 8 * 3);
+    assert_int_equal(q[0], -115);
+    assert_int_equal(engine_run_stage2(e, NULL), ENGINE_ESTATE);
+    float part[4], full[4];
+    assert_int_equal(engine_run_stage1(e, part), ENGINE_OK);
+    assert_int_equal(engine_run_stage2(e, full), ENGINE_OK);
+    float scale;
+    int32_t zp;
+    const int8_t *logits = engine_output(e, &n, &scale, &zp);
+    assert_non_null(logits);
+    assert_int_equal(n, 2);
+    assert_int_equal(zp, 5);
+    engine_op_cost_t cost;
+    assert_int_equal(engine_op_cost(e, engine_op_count(e), &cost), ENGINE_EARG);
+    assert_int_equal(engine_op_cost(e, 0, NULL), ENGINE_EARG);
+    assert_null(engine_tensor(e, 100000, &n));
+    free(e);
+    model_import_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_truncated_models),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_inspect),
+        cmocka_unit_test(test_engine_api_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

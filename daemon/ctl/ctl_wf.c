@@ -646,39 +646,56 @@ int ctl_wf_samples_idx(ctl_t *ctl, int argc, char **argv)
         prep_idx_free(&idx);
         return ctl_fail("--start %lu is past the %u samples", start, idx.n);
     }
-    /* The chosen samples as an uncompressed IDX pair: images then labels. */
+    /* A contiguous slice [start, stop) as an uncompressed IDX pair (images then labels), so the
+     * daemon names each sample by its index in the file; with --per-class the slice ends where
+     * every label that occurs has its count, and the daemon keeps per_class of each. */
     size_t px = (size_t)idx.rows * idx.cols;
-    uint32_t end_i = count == 0 || count > idx.n - start ? idx.n : (uint32_t)(start + count);
-    uint32_t taken[256] = {0}, n = 0;
-    size_t max = end_i - start;
-    body = malloc(16 + max * px + 8 + max);
-    uint8_t *labels = malloc(max ? max : 1);
-    if (body == NULL || labels == NULL) {
-        free(labels);
+    uint32_t stop = count == 0 || count > idx.n - start ? idx.n : (uint32_t)(start + count);
+    if (per_class) {
+        uint32_t taken[256] = {0}, seen[256] = {0}, full = 0, kinds = 0;
+        uint8_t done[256] = {0};
+        for (uint32_t i = (uint32_t)start; i < stop; i++)
+            if (!seen[idx.labels[i]]++)
+                kinds++;
+        for (uint32_t i = (uint32_t)start; i < stop; i++) {
+            uint8_t lb = idx.labels[i];
+            taken[lb]++;
+            /* this label has its count, or all it will ever get in the range */
+            if (!done[lb] && (taken[lb] == per_class || taken[lb] == seen[lb])) {
+                done[lb] = 1;
+                full++;
+            }
+            if (full == kinds) {
+                stop = i + 1;
+                break;
+            }
+        }
+    }
+    uint32_t n = stop - (uint32_t)start;
+    if (16 + (size_t)n * px + 8 + n > CTL_WF_MAX_FILE_BYTES) {
+        rc = ctl_fail("%u images are over the %u byte upload limit: use --count or --per-class",
+                      n, CTL_WF_MAX_FILE_BYTES);
+        goto out;
+    }
+    size_t images_bytes = 16 + (size_t)n * px;
+    body = malloc(images_bytes + 8 + n);
+    if (body == NULL) {
         rc = ctl_fail("out of memory");
         goto out;
     }
-    for (uint32_t i = (uint32_t)start; i < end_i; i++) {
-        uint8_t lb = idx.labels[i];
-        if (per_class && taken[lb] >= per_class)
-            continue;
-        taken[lb]++;
-        memcpy(body + 16 + n * px, idx.images + i * px, px);
-        labels[n++] = lb;
-    }
-    size_t images_bytes = 16 + n * px;
     ctl_be32(body, 0x803);
     ctl_be32(body + 4, n);
     ctl_be32(body + 8, idx.rows);
     ctl_be32(body + 12, idx.cols);
+    memcpy(body + 16, idx.images + start * px, (size_t)n * px);
     ctl_be32(body + images_bytes, 0x801);
     ctl_be32(body + images_bytes + 4, n);
-    memcpy(body + images_bytes + 8, labels, n);
-    free(labels);
+    memcpy(body + images_bytes + 8, idx.labels + start, n);
     const char *base = strrchr(argv[optind + 1], '/');
     ctl_qenc(base ? base + 1 : argv[optind + 1], qs, sizeof qs);
-    snprintf(path, sizeof path, "/api/devices/%s/samples/idx?images_bytes=%zu&source=%s%s%s", dev,
-             images_bytes, qs, names ? "&names=" : "", names ? names : "");
+    snprintf(path, sizeof path, "/api/devices/%s/samples/idx?images_bytes=%zu&source=%s"
+             "&index_base=%lu&per_class=%lu%s%s", dev, images_bytes, qs, start, per_class,
+             names ? "&names=" : "", names ? names : "");
     long long t0 = ctl_mono_ms();
     rc = ctl_upload(ctl, path, body, images_bytes + 8 + n, "application/octet-stream", &r);
     if (rc == CTL_EXIT_OK) {

@@ -8,9 +8,11 @@
  *      the full feature, or the output when the classifier is kept, depends on);
  *   3. lower each op in device order (stage 1, the part pool, stage 2), checking types, shapes and
  *      quantization, and computing its constants exactly as TFLite Micro's Prepare does;
- *   4. plan the arena: one buffer per tensor (RESHAPE outputs share their input's buffer, an ADD
- *      writes over an input that dies there), lifetimes in device op order, greedy placement by
- *      decreasing size (like TFLite Micro's GreedyMemoryPlanner) with per-op scratch buffers;
+ *   4. plan the arena: a buffer per tensor and per op scratch, lifetimes in device op order;
+ *      ADD and RESHAPE write over an input that dies there, a depthwise conv writes from the
+ *      start of its dying input, a conv may overlap its dying input at the distance its kernel
+ *      allows (model_import_conv_overlap); buffers are placed greedily (TFLite Micro's
+ *      GreedyMemoryPlanner idea) under several strategies, the smallest peak kept;
  *   5. serialize with the SHA-256 of the whole.
  * Errors name the .tflite op (index and builtin) and tensor at fault.
  */
@@ -29,7 +31,6 @@
 #include "sha256.h"
 
 #define MI_ARENA_ALIGN 4u
-#define MI_NO_TENSOR (-1)
 
 /* Fused activation codes of the schema. */
 enum { MI_ACT_NONE = 0, MI_ACT_RELU = 1, MI_ACT_RELU_N1_TO_1 = 2, MI_ACT_RELU6 = 3 };
@@ -52,8 +53,13 @@ typedef struct {
 typedef struct {
     uint32_t bytes;
     int32_t first, last;       /* device op interval where the buffer is live */
-    uint32_t offset;
+    uint32_t offset;           /* arena offset, once placed */
     int32_t placed;
+    /* Pointwise overlap (see mi_plan_once): this buffer may overlap partner[k] in time and space
+     * when it sits exactly rel[k] bytes after it. */
+    int32_t partner[4];
+    int32_t rel[4];
+    int32_t n_partners;
 } mi_buffer_t;
 
 typedef struct {
@@ -163,13 +169,26 @@ void model_import_mean_multiplier(double real, int32_t count, int32_t *q, int32_
     *shift = sh - s;
 }
 
+/* zp + round(f / scale) as TFLite's activation range computes it (float division, round half
+ * away from zero), saturated far outside int8 so that odd scales cannot overflow. */
+static int32_t mi_quantize_value(float f, float scale, int32_t zp)
+{
+    float q = roundf(f / scale);
+    if (!(q > -1.0e6f)) {
+        q = -1.0e6f;
+    } else if (q > 1.0e6f) {
+        q = 1.0e6f;
+    }
+    return zp + (int32_t)q;
+}
+
 /* CalculateActivationRangeQuantized for int8 outputs. */
 static int mi_act_range(mi_ctx_t *c, int32_t act, float scale, int32_t zp, int32_t *lo,
                         int32_t *hi, int32_t src_op)
 {
     *lo = -128;
     *hi = 127;
-#define MI_Q(f) (zp + (int32_t)roundf((f) / scale))
+#define MI_Q(f) mi_quantize_value((f), scale, zp)
     switch (act) {
     case MI_ACT_NONE:
         break;
@@ -389,7 +408,7 @@ static int mi_add_u32s(mi_ctx_t *c, const void *p, size_t n, uint32_t *off)
 static int mi_pad_dim(int32_t padding, int32_t in, int32_t k, int32_t stride, int32_t *out,
                       int32_t *pad_before)
 {
-    if (stride < 1 || k < 1) {
+    if (stride < 1 || stride > NN_MAX_STRIDE || k < 1) {
         return -1;
     }
     if (padding == 0) { /* SAME */
@@ -631,12 +650,15 @@ static int mi_lower_conv(mi_ctx_t *c, int32_t k, int stage, bool depthwise)
     const bool pointwise = !depthwise && kh == 1 && kw == 1 && o->rec.p[2] == 1 &&
                            o->rec.p[3] == 1 && pt == 0 && pl == 0 && oh == in->shape[1] &&
                            ow == in->shape[2];
+    const nn_conv_geom_t g = {in->shape[1], in->shape[2], cin, oh, ow, cout, kh, kw,
+                              o->rec.p[2], o->rec.p[3], pt, pl};
     if (depthwise) {
-        const nn_conv_geom_t g = {in->shape[1], in->shape[2], cin, oh, ow, cout, kh, kw,
-                                  o->rec.p[2], o->rec.p[3], pt, pl};
         o->scratch_need = nn_dwconv_scratch_bytes(&g);
+        if (o->scratch_need > NN_MAX_PLANE_BYTES) {
+            return mi_fail(c, "op %d (%s): channel plane too large", k, bname);
+        }
     } else {
-        o->scratch_need = pointwise ? 0 : (uint32_t)((cin + 3) & ~3);
+        o->scratch_need = pointwise ? 0 : nn_conv_scratch_bytes(&g);
     }
     o->info.macs = depthwise ? (uint64_t)oh * ow * cout * kh * kw
                              : (uint64_t)oh * ow * cout * kh * kw * cin;
@@ -1105,8 +1127,8 @@ static int mi_find_cut(mi_ctx_t *c)
                 break;
             }
             const int32_t b = m->ops[p].builtin_code;
-            if (b != TFL_OP_MEAN && b != TFL_OP_AVERAGE_POOL_2D && b != TFL_OP_RESHAPE &&
-                b != TFL_OP_TRANSPOSE) {
+            if ((b != TFL_OP_MEAN && b != TFL_OP_AVERAGE_POOL_2D && b != TFL_OP_RESHAPE &&
+                 b != TFL_OP_TRANSPOSE) || m->ops[p].n_inputs < 1) {
                 break;
             }
             t = m->ops[p].inputs[0];
@@ -1272,6 +1294,43 @@ static int mi_analyse(mi_ctx_t *c)
 
 /* ---- memory plan ---- */
 
+uint32_t model_import_conv_overlap(const nn_conv_geom_t *g)
+{
+    const int64_t cout = g->out_c, cin = g->in_c;
+    const int64_t n_px = (int64_t)g->out_h * g->out_w;
+    int64_t d = 0;
+    if (g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
+        g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w) {
+        /* Pointwise (nn_conv_2px on pixel pairs straight from the input): the pair at p writes
+         * up to (p + 2) * C_out while pixels from p on are still to be read at p * C_in. */
+        d = 2 * cout + n_px * (cout > cin ? cout - cin : 0);
+    } else {
+        /* im2col path: a pixel pair's windows are copied before its outputs are written, and
+         * every later pixel reads input rows from oy * stride_h - pad_top on. */
+        const int64_t row_bytes = (int64_t)g->in_w * cin;
+        int32_t oy = 0, ox = 0;
+        for (int64_t p = 0; p < n_px; p += 2) {
+            const int64_t end = (p + 2 < n_px ? p + 2 : n_px) * cout;
+            const int64_t first_row = (int64_t)oy * g->stride_h - g->pad_top;
+            const int64_t need = end - (first_row > 0 ? first_row * row_bytes : 0);
+            d = need > d ? need : d;
+            ox += 2;
+            while (ox >= g->out_w) {
+                ox -= g->out_w;
+                oy++;
+            }
+        }
+    }
+    return (uint32_t)((d + MI_ARENA_ALIGN - 1) & ~(int64_t)(MI_ARENA_ALIGN - 1));
+}
+
+/* Planner strategies tried in turn; the smallest peak wins (ties: smallest stage-1 peak). */
+typedef struct {
+    int overlap;               /* pointwise output over its dying input: 0 never, 1 when it
+                                * expands the channels, 2 when it does not, 3 always */
+    int order;                 /* 0: by size, 1: by lifetime length, then size */
+} mi_plan_cfg_t;
+
 static int mi_new_buffer(mi_ctx_t *c, uint32_t bytes, int32_t first, int32_t last, int32_t *id)
 {
     int rc = mi_grow((void **)&c->buffers, &c->cap_buffers, c->n_buffers + 1, sizeof(mi_buffer_t));
@@ -1279,29 +1338,237 @@ static int mi_new_buffer(mi_ctx_t *c, uint32_t bytes, int32_t first, int32_t las
         return rc;
     }
     mi_buffer_t *b = &c->buffers[c->n_buffers];
+    memset(b, 0, sizeof *b);
     b->bytes = (bytes + MI_ARENA_ALIGN - 1) & ~(MI_ARENA_ALIGN - 1);
     b->first = first;
     b->last = last;
-    b->placed = 0;
-    b->offset = 0;
     *id = (int32_t)c->n_buffers++;
     return MT_OK;
 }
 
-static int mi_cmp_size_desc(const void *a, const void *b, void *arg)
+/* May buffers x and y (live at the same time) share bytes when x sits at x_off, y at y_off? */
+static bool mi_overlap_allowed(const mi_ctx_t *c, int32_t x, uint32_t x_off, int32_t y,
+                               uint32_t y_off)
 {
-    const mi_buffer_t *bufs = arg;
-    const mi_buffer_t *x = &bufs[*(const int32_t *)a], *y = &bufs[*(const int32_t *)b];
+    const mi_buffer_t *b = &c->buffers[x];
+    for (int k = 0; k < b->n_partners; k++) {
+        if (b->partner[k] == y && (int64_t)x_off - (int64_t)y_off == b->rel[k]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int mi_cmp_order(const void *a, const void *b, void *arg)
+{
+    const mi_ctx_t *c = arg;
+    const mi_buffer_t *x = &c->buffers[*(const int32_t *)a], *y = &c->buffers[*(const int32_t *)b];
     if (x->bytes != y->bytes) {
         return x->bytes > y->bytes ? -1 : 1;
     }
     return x->first - y->first;
 }
 
-static int mi_plan(mi_ctx_t *c, model_import_t *out)
+static int mi_cmp_life(const void *a, const void *b, void *arg)
+{
+    const mi_ctx_t *c = arg;
+    const mi_buffer_t *x = &c->buffers[*(const int32_t *)a], *y = &c->buffers[*(const int32_t *)b];
+    const int32_t lx = x->last - x->first, ly = y->last - y->first;
+    if (lx != ly) {
+        return lx > ly ? -1 : 1;
+    }
+    if (x->bytes != y->bytes) {
+        return x->bytes > y->bytes ? -1 : 1;
+    }
+    return x->first - y->first;
+}
+
+/* Gives every tensor and scratch a buffer for one strategy and places the roots; fills the
+ * peaks. Can be called again (it starts from scratch). */
+static int mi_plan_once(mi_ctx_t *c, const mi_plan_cfg_t *cfg, uint32_t *peak1_out,
+                        uint32_t *peak_out)
 {
     const int32_t n_ops = (int32_t)c->n_ops;
     const int32_t s1 = (int32_t)c->stage1_ops;
+    int rc;
+    c->n_buffers = 0;
+    for (uint32_t i = 0; i < c->n_tensors; i++) {
+        c->tensors[i].buffer = -1;
+    }
+    for (int32_t i = 0; i < n_ops; i++) {
+        c->ops[i].scratch_buffer = -1;
+    }
+    const int32_t in_t = c->dev_of[c->input_src];
+    if ((rc = mi_new_buffer(c, c->tensors[in_t].bytes, 0, c->tensors[in_t].last_op,
+                            &c->tensors[in_t].buffer))) {
+        return rc;
+    }
+    for (int32_t i = 0; i < n_ops; i++) {
+        mi_op_t *o = &c->ops[i];
+        mi_tensor_t *t = &c->tensors[o->rec.out];
+        if (t->buffer >= 0) {
+            continue;
+        }
+        /* The depthwise kernel works in place (nn_conv.h): its output may start where an input
+         * that dies here starts. A buffer of its own size (not the input's) at that same offset,
+         * so the rest of a larger input is free again after this op. */
+        if (o->rec.kind == MT_OP_DWCONV) {
+            const int32_t bin = c->tensors[o->rec.in0].buffer;
+            if (c->buffers[bin].last == i && c->buffers[bin].n_partners < 4 &&
+                t->bytes <= c->tensors[o->rec.in0].bytes) {
+                int32_t bout;
+                if ((rc = mi_new_buffer(c, t->bytes, t->def_op, t->last_op, &bout))) {
+                    return rc;
+                }
+                mi_buffer_t *bi = &c->buffers[bin], *bo = &c->buffers[bout];
+                bi->partner[bi->n_partners] = bout;
+                bi->rel[bi->n_partners++] = 0;
+                bo->partner[bo->n_partners] = bin;
+                bo->rel[bo->n_partners++] = 0;
+                t->buffer = bout;
+                continue;
+            }
+        }
+        /* ADD and COPY are elementwise: the output may take over an input's buffer when that
+         * input dies here. */
+        int32_t reuse = -1;
+        if (o->rec.kind == MT_OP_ADD || o->rec.kind == MT_OP_COPY) {
+            const uint32_t ins[2] = {o->rec.in0, o->rec.in1};
+            for (int j = 0; j < 2 && reuse < 0; j++) {
+                if (ins[j] == MT_MODEL_NONE) {
+                    continue;
+                }
+                const mi_tensor_t *a = &c->tensors[ins[j]];
+                const mi_buffer_t *b = &c->buffers[a->buffer];
+                if (b->last == i && t->bytes == a->bytes) {
+                    reuse = a->buffer;
+                }
+            }
+        }
+        if (reuse >= 0) {
+            t->buffer = reuse;
+            if (c->buffers[reuse].last < t->last_op) {
+                c->buffers[reuse].last = t->last_op;
+            }
+            continue;
+        }
+        /* Conv whose input dies here: the output may start D bytes below the input, sharing
+         * bytes with it (model_import_conv_overlap says how far the kernel's writes stay
+         * behind its reads). */
+        const mt_op_t *r = &o->rec;
+        if (r->kind == MT_OP_CONV) {
+            const mi_tensor_t *a = &c->tensors[r->in0];
+            const int32_t bin = a->buffer;
+            const bool expands = t->bytes > a->bytes;
+            const bool want = (cfg->overlap & (expands ? 1 : 2)) != 0;
+            if (want && c->buffers[bin].last == i && c->buffers[bin].n_partners < 4) {
+                const nn_conv_geom_t g = {a->shape[1], a->shape[2], a->shape[3], t->shape[1],
+                                          t->shape[2], t->shape[3], r->p[0], r->p[1], r->p[2],
+                                          r->p[3], r->p[4], r->p[5]};
+                const uint32_t d = model_import_conv_overlap(&g);
+                int32_t bout;
+                if ((rc = mi_new_buffer(c, t->bytes, t->def_op, t->last_op, &bout))) {
+                    return rc;
+                }
+                mi_buffer_t *bi = &c->buffers[bin], *bo = &c->buffers[bout];
+                bi->partner[bi->n_partners] = bout;
+                bi->rel[bi->n_partners++] = (int32_t)d;
+                bo->partner[bo->n_partners] = bin;
+                bo->rel[bo->n_partners++] = -(int32_t)d;
+                t->buffer = bout;
+                continue;
+            }
+        }
+        if ((rc = mi_new_buffer(c, t->bytes, t->def_op, t->last_op, &t->buffer))) {
+            return rc;
+        }
+    }
+    for (int32_t i = 0; i < n_ops; i++) {
+        if (c->ops[i].scratch_need > 0 &&
+            (rc = mi_new_buffer(c, c->ops[i].scratch_need, i, i, &c->ops[i].scratch_buffer))) {
+            return rc;
+        }
+    }
+    /* Greedy placement (TFLite Micro's GreedyMemoryPlanner idea): in the chosen order, the lowest
+     * offset that overlaps no placed buffer live at the same time, except a pointwise partner
+     * at exactly its planned distance, which is tried first. */
+    int32_t *order = malloc(sizeof(int32_t) * c->n_buffers);
+    uint32_t *cand = malloc(sizeof(uint32_t) * (c->n_buffers + 3));
+    if (!order || !cand) {
+        free(order);
+        free(cand);
+        return MT_ENOMEM;
+    }
+    const uint32_t n_roots = c->n_buffers;
+    for (uint32_t i = 0; i < c->n_buffers; i++) {
+        order[i] = (int32_t)i;
+    }
+    qsort_r(order, n_roots, sizeof(int32_t), cfg->order == 0 ? mi_cmp_order : mi_cmp_life, c);
+    for (uint32_t oi = 0; oi < n_roots; oi++) {
+        const int32_t bid = order[oi];
+        mi_buffer_t *b = &c->buffers[bid];
+        uint32_t nc = 0;
+        for (int k = 0; k < b->n_partners; k++) {
+            const mi_buffer_t *p = &c->buffers[b->partner[k]];
+            if (p->placed && (int64_t)p->offset + b->rel[k] >= 0) {
+                cand[nc++] = (uint32_t)((int64_t)p->offset + b->rel[k]);
+            }
+        }
+        const uint32_t n_forced = nc;
+        cand[nc++] = 0;
+        for (uint32_t k = 0; k < oi; k++) {
+            const mi_buffer_t *p = &c->buffers[order[k]];
+            if (p->first <= b->last && b->first <= p->last) {
+                cand[nc++] = p->offset + p->bytes;
+            }
+        }
+        uint32_t best = UINT32_MAX;
+        for (uint32_t ci = 0; ci < nc; ci++) {
+            const uint32_t off = cand[ci];
+            if (off >= best && ci >= n_forced) {
+                continue;
+            }
+            bool ok = true;
+            for (uint32_t k = 0; k < oi && ok; k++) {
+                const mi_buffer_t *p = &c->buffers[order[k]];
+                if (p->first <= b->last && b->first <= p->last && off < p->offset + p->bytes &&
+                    p->offset < off + b->bytes &&
+                    !mi_overlap_allowed(c, bid, off, order[k], p->offset)) {
+                    ok = false;
+                }
+            }
+            if (ok && (ci < n_forced || off < best)) {
+                best = off;
+                if (ci < n_forced) {
+                    break; /* the planned overlap wins */
+                }
+            }
+        }
+        b->offset = best;
+        b->placed = 1;
+    }
+    /* Peaks: stage 1 = roots live during stage 1; stage 1 + 2 = all roots. */
+    uint32_t peak1 = 0, peak = 0;
+    for (uint32_t k = 0; k < n_roots; k++) {
+        const mi_buffer_t *b = &c->buffers[order[k]];
+        const uint32_t end = b->offset + b->bytes;
+        if (b->first < s1 && end > peak1) {
+            peak1 = end;
+        }
+        if (end > peak) {
+            peak = end;
+        }
+    }
+    free(order);
+    free(cand);
+    *peak1_out = peak1;
+    *peak_out = peak;
+    return MT_OK;
+}
+
+static int mi_plan(mi_ctx_t *c, model_import_t *out)
+{
+    const int32_t n_ops = (int32_t)c->n_ops;
     /* Tensor lifetimes in device op order. */
     for (uint32_t i = 0; i < c->n_tensors; i++) {
         c->tensors[i].def_op = INT32_MAX;
@@ -1330,120 +1597,50 @@ static int mi_plan(mi_ctx_t *c, model_import_t *out)
         }
     }
     /* Features are read after their stage; the full feature and the output after stage 2. */
-    const int32_t full_t = c->dev_of[c->full_src];
-    c->tensors[full_t].last_op = n_ops - 1;
+    c->tensors[c->dev_of[c->full_src]].last_op = n_ops - 1;
     if (c->opts && c->opts->keep_classifier) {
         c->tensors[c->dev_of[c->output_src]].last_op = n_ops - 1;
     }
+    c->tensors[in_t].def_op = -1; /* written by the caller before stage 1 */
     for (uint32_t i = 0; i < c->n_tensors; i++) {
         if (c->tensors[i].def_op == INT32_MAX || c->tensors[i].last_op < 0) {
-            return mi_fail(c, "internal: tensor '%s' is never used", mi_tname(c, c->tensors[i].src));
+            return mi_fail(c, "tensor '%s' is read but no op writes it",
+                           mi_tname(c, c->tensors[i].src));
         }
     }
-    /* Buffers: an op output may take over an input's buffer when that input dies at this op and
-     * the kernel allows it (elementwise ADD, a RESHAPE copy). Otherwise a buffer of its own. */
-    int rc;
-    if ((rc = mi_new_buffer(c, c->tensors[in_t].bytes, 0, c->tensors[in_t].last_op,
-                            &c->tensors[in_t].buffer))) {
+    /* Every op reads tensors written before it (a graph out of order or with a cycle is not). */
+    for (int32_t i = 0; i < n_ops; i++) {
+        const mt_op_t *r = &c->ops[i].rec;
+        const uint32_t ins[2] = {r->in0, r->in1};
+        for (int j = 0; j < 2; j++) {
+            if (ins[j] != MT_MODEL_NONE && c->tensors[ins[j]].def_op >= i) {
+                return mi_fail(c, "op %d reads '%s' before it is written",
+                               (int)c->ops[i].rec.src_op, mi_tname(c, c->tensors[ins[j]].src));
+            }
+        }
+    }
+    static const mi_plan_cfg_t cfgs[] = {{0, 0}, {0, 1}, {1, 0}, {1, 1},
+                                         {2, 0}, {2, 1}, {3, 0}, {3, 1}};
+    int best = -1;
+    uint32_t best1 = 0, best_all = 0;
+    for (int k = 0; k < (int)(sizeof cfgs / sizeof cfgs[0]); k++) {
+        uint32_t p1, pa;
+        int rc = mi_plan_once(c, &cfgs[k], &p1, &pa);
+        if (rc) {
+            return rc;
+        }
+        if (best < 0 || pa < best_all || (pa == best_all && p1 < best1)) {
+            best = k;
+            best1 = p1;
+            best_all = pa;
+        }
+    }
+    int rc = mi_plan_once(c, &cfgs[best], &best1, &best_all);
+    if (rc) {
         return rc;
     }
-    for (int32_t i = 0; i < n_ops; i++) {
-        mi_op_t *o = &c->ops[i];
-        mi_tensor_t *t = &c->tensors[o->rec.out];
-        if (t->buffer >= 0) {
-            continue;
-        }
-        int32_t reuse = -1;
-        /* ADD and COPY are elementwise; the depthwise kernel works in place (nn_conv.h). */
-        if (o->rec.kind == MT_OP_ADD || o->rec.kind == MT_OP_COPY || o->rec.kind == MT_OP_DWCONV) {
-            const uint32_t ins[2] = {o->rec.in0, o->rec.in1};
-            for (int j = 0; j < 2 && reuse < 0; j++) {
-                if (ins[j] == MT_MODEL_NONE) {
-                    continue;
-                }
-                const mi_tensor_t *a = &c->tensors[ins[j]];
-                const mi_buffer_t *b = &c->buffers[a->buffer];
-                const bool fits = o->rec.kind == MT_OP_DWCONV ? t->bytes <= a->bytes
-                                                               : t->bytes == a->bytes;
-                if (b->last == i && fits) {
-                    reuse = a->buffer;
-                }
-            }
-        }
-        if (reuse >= 0) {
-            t->buffer = reuse;
-            if (c->buffers[reuse].last < t->last_op) {
-                c->buffers[reuse].last = t->last_op;
-            }
-        } else if ((rc = mi_new_buffer(c, t->bytes, t->def_op, t->last_op, &t->buffer))) {
-            return rc;
-        }
-    }
-    for (int32_t i = 0; i < n_ops; i++) {
-        if (c->ops[i].scratch_need > 0 &&
-            (rc = mi_new_buffer(c, c->ops[i].scratch_need, i, i, &c->ops[i].scratch_buffer))) {
-            return rc;
-        }
-    }
-    /* Greedy placement, largest first, lowest offset that fits among time-overlapping buffers. */
-    int32_t *order = malloc(sizeof(int32_t) * c->n_buffers);
-    uint32_t *cand = malloc(sizeof(uint32_t) * (c->n_buffers + 1));
-    if (!order || !cand) {
-        free(order);
-        free(cand);
-        return MT_ENOMEM;
-    }
-    for (uint32_t i = 0; i < c->n_buffers; i++) {
-        order[i] = (int32_t)i;
-    }
-    qsort_r(order, c->n_buffers, sizeof(int32_t), mi_cmp_size_desc, c->buffers);
-    for (uint32_t oi = 0; oi < c->n_buffers; oi++) {
-        mi_buffer_t *b = &c->buffers[order[oi]];
-        uint32_t nc = 0;
-        cand[nc++] = 0;
-        for (uint32_t j = 0; j < c->n_buffers; j++) {
-            const mi_buffer_t *p = &c->buffers[j];
-            if (p->placed && p->first <= b->last && b->first <= p->last) {
-                cand[nc++] = p->offset + p->bytes;
-            }
-        }
-        uint32_t best = UINT32_MAX;
-        for (uint32_t ci = 0; ci < nc; ci++) {
-            const uint32_t off = cand[ci];
-            if (off >= best) {
-                continue;
-            }
-            bool ok = true;
-            for (uint32_t j = 0; j < c->n_buffers && ok; j++) {
-                const mi_buffer_t *p = &c->buffers[j];
-                if (p->placed && p->first <= b->last && b->first <= p->last &&
-                    off < p->offset + p->bytes && p->offset < off + b->bytes) {
-                    ok = false;
-                }
-            }
-            if (ok) {
-                best = off;
-            }
-        }
-        b->offset = best;
-        b->placed = 1;
-    }
-    free(order);
-    free(cand);
-    /* Peaks: stage 1 = buffers live during stage 1; whole = all. */
-    uint32_t peak1 = 0, peak = 0;
-    for (uint32_t j = 0; j < c->n_buffers; j++) {
-        const mi_buffer_t *b = &c->buffers[j];
-        const uint32_t end = b->offset + b->bytes;
-        if (b->first < s1 && end > peak1) {
-            peak1 = end;
-        }
-        if (end > peak) {
-            peak = end;
-        }
-    }
-    out->arena_stage1_bytes = peak1;
-    out->arena_bytes = peak;
+    out->arena_stage1_bytes = best1;
+    out->arena_bytes = best_all;
     return MT_OK;
 }
 

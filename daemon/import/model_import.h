@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "model_format.h"
+#include "nn/nn_conv.h"
 
 typedef struct {
     /* Where the part model ends: a tensor name ("blocks.8.add.out"), or "blocks.N" / "N" for the
@@ -86,6 +87,11 @@ void model_import_quantize_multiplier(double real, int32_t *q, int32_t *shift);
 /* The MEAN multiplier of TFLite Micro: QuantizeMultiplier(real) with 1/count folded into the
  * significand by an integer division (QuantizedMeanOrSum). */
 void model_import_mean_multiplier(double real, int32_t count, int32_t *q, int32_t *shift);
+
+/* How many bytes below its input a CONV's output may start in the arena (the two overlapping)
+ * when the input dies at that conv: the kernel's writes never reach input it still has to read.
+ * Used by the memory plan; tests run the kernel in that layout. */
+uint32_t model_import_conv_overlap(const nn_conv_geom_t *g);
 
 /* Name of a device op kind ("conv", "dwconv", ...). */
 const char *model_import_kind_name(uint32_t kind);

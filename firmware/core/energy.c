@@ -7,15 +7,19 @@
  *   - STM32H7A3ZI: DS13195 (STM32H7A3xI/G), section 6.3.6 "Supply current characteristics",
  *     table "Typical and maximum current consumption in Run mode, code with data processing running
  *     from flash memory, cache ON" at VOS0, f_rcc_c_ck = 280 MHz.
- *   - STM32L4R5ZI: DS12902 (STM32L4R5xx/L4R7xx/L4R9xx), section 6.3.5, table "Current consumption
- *     in Run mode, code with data processing running from Flash, ART enable (Cache ON Prefetch
+ *   - STM32L4R5ZI: the STM32L4R5xx/L4R7xx/L4R9xx datasheet (our brief calls it DS12902; SEGGER's
+ *     emFile STM32L4R9 driver cites it as DS12023), section 6.3.5, table "Current consumption in
+ *     Run mode, code with data processing running from Flash, ART enable (Cache ON Prefetch
  *     OFF)", Range 1 boost mode, f_HCLK = 120 MHz.
  * The PDFs could not be read from this machine (no network; the search index holds other parts'
  * datasheets only), so the figures below are the datasheets' headline run-mode efficiencies times
  * the clock: 120 uA/MHz for the H7A3 (DS13195 front page, SMPS supply as on the NUCLEO-H7A3ZI-Q)
  * and 110 uA/MHz for the L4R5 (DS12902 front page, LDO mode). Headline figures are quoted at the
  * most favourable point of the table; at the full clock the table values are typically 10-40 %
- * higher (L4R5 in Range 1 boost), and on the H7A3 with the LDO instead of the SMPS up to ~2x higher.
+ * higher (ST's STM32L4 power training gives 100 uA/MHz at 26 MHz but 120 uA/MHz at 80 MHz for the
+ * L47x: +20 %; the L4R5 in Range 1 boost is likely similar), and on the H7A3 with the LDO instead
+ * of the SMPS up to ~2x higher. Treat both energies as lower bounds within -10/+40 % (L4R5) and
+ * -10/+100 % (H7A3).
  * Every energy below scales linearly with this one number, so ratios (savings in %, TTL vs staged)
  * do not depend on it.
  *
@@ -77,8 +81,9 @@ static const energy_profile_t energy_profiles[] = {
         .flash_bytes = 2u * 1024u * 1024u,
         .supply_mv = 3300u,
         .run_current_ua = 13200u,       /* 110 uA/MHz x 120 MHz; see the header comment */
-        .current_source = "DS12902 (STM32L4R5xx) Run-mode supply current table, Range 1 boost "
-                          "120 MHz, ART on; headline 110 uA/MHz used (table not readable here)",
+        .current_source = "STM32L4R5xx datasheet (DS12902 per our brief, DS12023 per SEGGER) "
+                          "Run-mode supply current table, Range 1 boost 120 MHz, ART on; headline "
+                          "110 uA/MHz used (table not readable here)",
         .op_millicycles = {
             [ENERGY_OP_CONV_MAC] = 3520u,       /* 1.7 x M7 */
             [ENERGY_OP_DEPTHWISE_MAC] = 5870u,

@@ -95,13 +95,22 @@ static bool engine_conv_like_ok(const engine_view_t *v, const mt_op_t *op, const
     const int32_t kh = op->p[0], kw = op->p[1], sh = op->p[2], sw = op->p[3];
     const int32_t pt = op->p[4], pl = op->p[5];
     if (in->shape[0] != 1 || out->shape[0] != 1 || kh < 1 || kw < 1 || kh > NN_MAX_KERNEL ||
-        kw > NN_MAX_KERNEL || sh < 1 || sw < 1 || pt < 0 || pl < 0 || pt >= kh || pl >= kw) {
+        kw > NN_MAX_KERNEL || sh < 1 || sw < 1 || sh > NN_MAX_STRIDE || sw > NN_MAX_STRIDE ||
+        pt < 0 || pl < 0 || pt >= kh || pl >= kw) {
         return false;
     }
     /* Every window must touch the image (the avg pool divides by the count of inside taps). */
-    const int32_t last_y = (out->shape[1] - 1) * sh - pt;
-    const int32_t last_x = (out->shape[2] - 1) * sw - pl;
+    const int64_t last_y = (int64_t)(out->shape[1] - 1) * sh - pt;
+    const int64_t last_x = (int64_t)(out->shape[2] - 1) * sw - pl;
     if (last_y >= in->shape[1] || last_x >= in->shape[2]) {
+        return false;
+    }
+    /* The depthwise plane (rows x cols of one channel) must stay a small scratch buffer. */
+    const int64_t plane_h = last_y + pt + kh > pt + in->shape[1] ? last_y + pt + kh
+                                                                 : pt + in->shape[1];
+    const int64_t plane_w = last_x + pl + kw > pl + in->shape[2] ? last_x + pl + kw
+                                                                 : pl + in->shape[2];
+    if (plane_h * plane_w > (int64_t)NN_MAX_PLANE_BYTES) {
         return false;
     }
     const uint32_t cout = (uint32_t)out->shape[3];
@@ -127,8 +136,12 @@ static bool engine_conv_like_ok(const engine_view_t *v, const mt_op_t *op, const
         if (op->scratch_bytes < nn_dwconv_scratch_bytes(&g)) {
             return false;
         }
-    } else if (!pointwise && op->scratch_bytes < cin) {
-        return false;
+    } else if (!pointwise) {
+        nn_conv_geom_t g;
+        engine_geom(op, in, out, &g);
+        if (op->scratch_bytes < nn_conv_scratch_bytes(&g)) {
+            return false;
+        }
     }
     return engine_data_ok(v, op->weights_off, wbytes) &&
            engine_data_ok(v, op->bias_off, 4ull * cout) &&

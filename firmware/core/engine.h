@@ -8,12 +8,12 @@
  *                        computed twice) -> full feature (the original classifier's input).
  * Features are handed to the float heads dequantized: scale * (q - zero_point).
  *
- *     static uint8_t arena[96 * 1024];
- *     engine_t e;
+ *     static uint8_t arena[140 * 1024];   // >= the image's plan (engine_check_image tells)
+ *     static engine_t e;
  *     if (engine_open(&e, image, image_bytes, arena, sizeof arena) != ENGINE_OK) ...;
- *     memcpy(engine_input(&e, &n), pixels_q, n);       // int8, engine_input_quant() tells how
- *     engine_run_stage1(&e, part);                     // float[engine_part_dim(&e)]
- *     if (confidence < threshold) engine_run_stage2(&e, full);  // float[engine_full_dim(&e)]
+ *     memcpy(engine_input(&e, &n), pixels_q, n);      // int8, engine_input_quant() tells how
+ *     engine_run_stage1(&e, part);                    // float[engine_part_dim(&e)]
+ *     if (confidence < threshold) engine_run_stage2(&e, full); // float[engine_full_dim(&e)]
  *
  * Costs: every op's MACs (from the image) and cycles (hal_cycles() around the op) are kept, per
  * op and per stage, until the next run of that stage.

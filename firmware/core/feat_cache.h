@@ -12,10 +12,11 @@
  * were accepted. The gateway learns the capacity up front (feat_cache_capacity) and can clear and
  * resend a chosen subset.
  *
- * Samples per board (sample = 4 x (part_dim + full_dim) + 1 bytes; cut after block 8):
- *   H7A3ZI, 1 MiB cache (1.4 MB SRAM - arena - heads' scratch - firmware):
- *     ProxylessNAS-w0.3 (24 + 96 floats, 481 B) 2179 samples; MCUNet-5fps (48 + 160, 833 B) 1258.
- *   L4R5ZI, 256 KiB cache (640 KB - the same):  ProxylessNAS 544 samples; MCUNet 314.
+ * Samples per board (sample = 4 x (part_dim + full_dim) + 1 bytes; cut after block 8), with the
+ * cache taking what personal.c's session region leaves after the heads and their scratch:
+ *   H7A3ZI, 1144 KiB region (1400 KiB SRAM - 160 KiB arena - 96 KiB firmware):
+ *     ProxylessNAS-w0.3 (24 + 96 floats, 481 B) 2297 samples; MCUNet-5fps (48 + 160, 833 B) 1286.
+ *   L4R5ZI, 384 KiB region (640 KiB - the same): ProxylessNAS 693 samples; MCUNet 356.
  * docs/results.md ("Feature cache capacity") lists them as measured by `make results`.
  * C99, no heap, no OS calls.
  */

@@ -48,6 +48,7 @@ typedef struct {
     head_t part_head, full_head;
     bool trained;
     float ratio;
+    bool ratio_set;              /* set by SetRatio since boot */
 
     pz_transfer_t xfer;
 } pz_state_t;
@@ -117,9 +118,14 @@ void personalize_init(void)
     const uint8_t *image;
     uint32_t image_bytes = 0;
 
+    /* The ratio is the user's setting: it survives a model change (not a reset: RAM only). */
+    float ratio = pz.ratio_set ? pz.ratio : PERSONALIZE_DEFAULT_RATIO;
+    bool ratio_set = pz.ratio_set;
+
     memset(&pz, 0, sizeof(pz));
     memset(&pz_stage, 0, sizeof(pz_stage));
-    pz.ratio = PERSONALIZE_DEFAULT_RATIO;
+    pz.ratio = ratio;
+    pz.ratio_set = ratio_set;
     image = model_store_active(&image_bytes);
     if (image == NULL)
         return;
@@ -336,10 +342,16 @@ static void pz_end_sample(microt_Message *reply)
 {
     float *part = pz_part_feat, *full = pz_full_feat;
     uint64_t t0 = hal_cycles(), cycles;
+    engine_status_t est;
     int32_t row;
 
-    if (engine_run_stage1(&pz.engine, part) != ENGINE_OK ||
-        engine_run_stage2(&pz.engine, full) != ENGINE_OK) {
+    /* Long steps kick the watchdog between them (a stage is tens of ms on the boards). */
+    hal_watchdog_kick();
+    est = engine_run_stage1(&pz.engine, part);
+    hal_watchdog_kick();
+    if (est == ENGINE_OK)
+        est = engine_run_stage2(&pz.engine, full);
+    if (est != ENGINE_OK) {
         core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "engine failed on the sample");
         return;
     }
@@ -464,6 +476,7 @@ void personalize_train(const microt_TrainHeads *req, microt_Message *reply)
 {
     head_train_cfg_t cfg = head_default_cfg();
     head_train_report_t rp, rf;
+    head_status_t hst;
     uint32_t n_train = 0, n_hold = 0, n_calib;
     float holdout = req->holdout_fraction > 0.0f ? req->holdout_fraction : PERSONALIZE_DEFAULT_HOLDOUT;
     uint64_t t0, train_cycles, calib_cycles, s1, s2;
@@ -501,8 +514,12 @@ void personalize_train(const microt_TrainHeads *req, microt_Message *reply)
     sf = feat_cache_full_set(&pz.cache, pz.train_index, n_train);
     pz.trained = false;
     t0 = hal_cycles();
-    if (head_train(&pz.part_head, &sp, &cfg, pz.scratch, pz.scratch_bytes, &rp) != HEAD_OK ||
-        head_train(&pz.full_head, &sf, &cfg, pz.scratch, pz.scratch_bytes, &rf) != HEAD_OK) {
+    hal_watchdog_kick();
+    hst = head_train(&pz.part_head, &sp, &cfg, pz.scratch, pz.scratch_bytes, &rp);
+    hal_watchdog_kick();
+    if (hst == HEAD_OK)
+        hst = head_train(&pz.full_head, &sf, &cfg, pz.scratch, pz.scratch_bytes, &rf);
+    if (hst != HEAD_OK) {
         core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "head training failed");
         return;
     }
@@ -622,6 +639,7 @@ void personalize_set_ratio(const microt_SetRatio *req, microt_Message *reply)
     /* The ratio holds for the next training too; with heads trained the threshold moves now,
      * from the stored calibration, without retraining. */
     pz.ratio = ratio;
+    pz.ratio_set = true;
     if (pz.trained && stage_set_ratio(&pz_stage, ratio) != STAGE_OK) {
         core_reply_error(reply, microt_ErrorCode_ERR_INTERNAL, "threshold update failed");
         return;

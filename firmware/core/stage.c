@@ -117,7 +117,8 @@ stage_status_t stage_calibrate(stage_t *stage, const stage_record_t *records, ui
     for (uint32_t i = 0; i < count; i++)
         if (!(records[i].confidence >= 0.0f && records[i].confidence <= 1.0f))
             return STAGE_EINVAL;
-    memcpy(stage->records, records, count * sizeof(stage_record_t));
+    if (records != stage->records)     /* the caller may have filled the record in place */
+        memcpy(stage->records, records, count * sizeof(stage_record_t));
     stage->count = count;
     stage_sort(stage->records, count);
     stage->stage1_cycles = stage1_cycles;

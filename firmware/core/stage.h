@@ -78,7 +78,8 @@ stage_status_t stage_split(const uint8_t *labels, uint32_t n, uint32_t classes,
                            uint32_t *train_count, uint16_t *hold_index, uint32_t *hold_count);
 
 /* Stores the held-out records (count of them, any order; sorted here), the measured per-stage
- * cycles, and sets the threshold for `ratio`. */
+ * cycles, and sets the threshold for `ratio`. records may be stage->records itself, filled in
+ * place by the caller (no second 8 KB array on the board). */
 stage_status_t stage_calibrate(stage_t *stage, const stage_record_t *records, uint32_t count,
                                uint64_t stage1_cycles, uint64_t stage2_cycles, float ratio);
 

@@ -35,6 +35,8 @@ for model in proxyless-w0.3 mcunet-5fps; do
        "arena stage 1 $arena1 B, stage 1+2 $arena B"
   ./scripts/bench_json.py "engine.instr_per_mac.$model" "$perw" instr/MAC
   ./scripts/bench_json.py "engine.instr.$model" "$((i1 + i2))" instr
+  ./scripts/bench_json.py "engine.instr.stage1.$model" "$i1" instr
+  ./scripts/bench_json.py "engine.instr.stage2.$model" "$i2" instr
   ./scripts/bench_json.py "engine.instr_per_mac.stage1.$model" "$per1" instr/MAC
   ./scripts/bench_json.py "engine.instr_per_mac.stage2.$model" "$per2" instr/MAC
   ./scripts/bench_json.py "engine.arena_peak_bytes.$model" "$arena" bytes

@@ -9,13 +9,14 @@ integer kernels: QuantizeMultiplier (frexp, round half away from zero), the gemm
 SaturatingRoundingDoublingHighMul / RoundingDivideByPOT pair behind MultiplyByQuantizedMultiplier,
 ConvPerChannel, DepthwiseConvPerChannel, FullyConnected, the int8 Add with 20-bit headroom,
 AveragePool with rounded division, QuantizedMeanOrSum (1/count folded into the multiplier by an
-integer division), Pad and Transpose. Random shapes cover kernel sizes 1/3/4/5/7, strides 1 and 2,
+integer division), Pad and Transpose. Random shapes cover kernel sizes 1/3/4/5/7 (and pointwise convs that expand or reduce the
+channels), strides 1 and 2,
 SAME and VALID padding, per-channel and per-tensor scales, and the fused activations.
 
-Output (little-endian): b"KCAS", u32 version 1, u32 case count, then per case:
+Output (little-endian): b"KCAS", u32 version 2, u32 case count, u32 note length, the note (UTF-8:
+how the file was made, generator and seed), then per case:
   u32 kind (model_format.h mt_op_kind_t), u32 n_params, i32 params[n], u32 n_reals,
   f64 reals[n], u32 n_arrays, then per array u32 bytes + data.
-The file header says nothing else; this docstring is how it was made.
 """
 import struct
 import sys
@@ -112,9 +113,10 @@ class Writer:
             blob += struct.pack('<I', len(b)) + b
         self.cases.append(blob)
 
-    def save(self, path):
+    def save(self, path, note):
         with open(path, 'wb') as f:
-            f.write(b'KCAS' + struct.pack('<II', 1, len(self.cases)))
+            n = note.encode()
+            f.write(b'KCAS' + struct.pack('<III', 2, len(self.cases), len(n)) + n)
             for c in self.cases:
                 f.write(c)
 
@@ -123,13 +125,17 @@ def rand_scale(rng, lo=0.005, hi=0.1):
     return np.float32(rng.uniform(lo, hi))
 
 
-def conv_case(w, rng, depthwise):
+def conv_case(w, rng, depthwise, pointwise=False):
     k = int(rng.choice([1, 3, 4, 5, 7])) if not depthwise else int(rng.choice([3, 4, 5, 7]))
     s = int(rng.choice([1, 2]))
+    if pointwise:
+        k, s = 1, 1
     padding = str(rng.choice(['SAME', 'VALID']))
     h, wd = int(rng.integers(k, k + 8)), int(rng.integers(k, k + 8))
     cin = int(rng.integers(1, 9))
     cout = cin if depthwise else int(rng.integers(1, 9))
+    if pointwise:
+        cin, cout = int(rng.integers(1, 25)), int(rng.integers(1, 25))
     oh, pt = pad_dim(padding, h, k, s)
     ow, pl = pad_dim(padding, wd, k, s)
     in_zp, out_zp = int(rng.integers(-128, 128)), int(rng.integers(-20, 21))
@@ -291,6 +297,8 @@ def main():
     for _ in range(40):
         conv_case(w, rng, True)
     for _ in range(20):
+        conv_case(w, rng, False, pointwise=True)
+    for _ in range(20):
         fc_case(w, rng)
     for _ in range(20):
         add_case(w, rng)
@@ -302,7 +310,8 @@ def main():
         pad_case(w, rng)
     for _ in range(8):
         transpose_case(w, rng)
-    w.save(sys.argv[1])
+    w.save(sys.argv[1], 'made by tests/data/gen_kernel_cases.py (seed %d, numpy %s): numpy '
+           'reference of TFLite integer kernels; see the script docstring' % (seed, np.__version__))
 
 
 if __name__ == '__main__':

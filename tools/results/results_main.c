@@ -33,15 +33,19 @@
 #include "feat_cache.h"
 #include "head.h"
 #include "import/model_import.h"
+#include "infer.h"
+#include "personal.h"
 #include "stage.h"
 
 #define R_CLASSES 10u
 #define R_SIDE 28u
 #define R_MAX_PER_CLASS 1000u
-/* The H7A3ZI's feature-cache budget: 1.4 MB SRAM - engine arena (~0.23 MB) - heads' scratch and
- * models (<0.1 MB) - firmware, stacks, link buffers (~0.07 MB). */
-#define R_CACHE_BYTES (1024u * 1024u)
-#define R_L4_CACHE_BYTES (256u * 1024u)   /* 640 KB - arena - scratch - firmware */
+/* The personalization session's region on each board (heads, L-BFGS scratch, split lists,
+ * feature cache): SRAM - 160 KiB engine arena (these backbones plan 128-160 KiB) - 96 KiB for
+ * the firmware's static data, stacks, link buffers and the stage record. H7A3ZI: 1400 KiB SRAM
+ * -> 1144 KiB; L4R5ZI: 640 KiB -> 384 KiB. */
+#define R_REGION_BYTES (1144u * 1024u)
+#define R_L4_REGION_BYTES (384u * 1024u)
 
 typedef struct {
     uint32_t n;
@@ -49,7 +53,20 @@ typedef struct {
     uint8_t *labels;
 } r_images_t;
 
-static uint8_t r_cache_region[R_CACHE_BYTES] __attribute__((aligned(8)));
+static uint8_t r_region[R_REGION_BYTES] __attribute__((aligned(8)));
+
+/* Engine hook: adds the MACs of each op as it is executed. */
+static const engine_t *r_hook_engine;
+static void r_count_macs(void *ctx, uint32_t op_index, uint32_t tensor_index, const int8_t *data,
+                         uint32_t bytes)
+{
+    (void)tensor_index;
+    (void)data;
+    (void)bytes;
+    uint64_t *total = ctx;
+    if (r_hook_engine != NULL && op_index < r_hook_engine->hdr->n_ops)
+        *total += r_hook_engine->ops[op_index].macs;
+}
 
 /* The engine times each op with hal_cycles(); the figures here use the cost model (cost.c), not
  * host time, so this program links without a host port and counts 0 when none provides it. */
@@ -297,16 +314,11 @@ int main(int argc, char **argv)
     model_import_t mi;
     memset(&mi, 0, sizeof mi);
     uint8_t *arena = NULL, *image = NULL;
-    float *test_part = NULL, *test_full = NULL, *part_scratch = NULL, *model_part = NULL,
-          *model_full = NULL, *dump = NULL;
-    uint16_t *train_idx = NULL, *hold_idx = NULL;
+    float *test_part = NULL, *test_full = NULL, *dump = NULL;
     int16_t *pred_part = NULL, *pred_full = NULL;
     float *conf_part = NULL;
-    static stage_t stage;
-    static stage_record_t records[STAGE_MAX_CALIB];
     char err[256] = "";
     engine_t e;
-    feat_cache_t cache;
     FILE *jf = NULL;
 
     if (r_mkdirs(out_dir) != 0) {
@@ -334,9 +346,6 @@ int main(int argc, char **argv)
         goto out;
     }
     const uint32_t PD = engine_part_dim(&e), FD = engine_full_dim(&e);
-    if (feat_cache_init(&cache, r_cache_region, sizeof r_cache_region, PD, FD) != FEAT_CACHE_OK)
-        goto out;
-
     r_board_t boards[2] = {{.prof = energy_profile(ENERGY_BOARD_H7A3ZI)},
                            {.prof = energy_profile(ENERGY_BOARD_L4R5ZI)}};
     uint64_t macs1 = 0, macs2 = 0;
@@ -344,21 +353,29 @@ int main(int argc, char **argv)
         boards[b].engine1_cycles = cost_stage_cycles(&e, boards[b].prof, 1, &macs1);
         boards[b].engine2_cycles = cost_stage_cycles(&e, boards[b].prof, 2, &macs2);
     }
+    /* The board's personalization session (personal.c), laid out over each board's budget: the
+     * L4R5ZI's only to report its capacity, the H7A3ZI's for the run. */
+    static personal_t sess;
+    if (personal_reset(&sess, r_region, R_L4_REGION_BYTES, &e, R_CLASSES, boards[1].prof) !=
+        PERSONAL_OK)
+        goto out;
+    uint32_t capacity_l4 = personal_capacity(&sess);
+    if (personal_reset(&sess, r_region, sizeof r_region, &e, R_CLASSES, boards[0].prof) !=
+        PERSONAL_OK)
+        goto out;
 
     /* 1. Feature extraction of the labeled samples into the cache (the board's path). */
-    float part[HEAD_MAX_DIM], full[HEAD_MAX_DIM];
     uint32_t refused = 0;
     for (uint32_t i = 0; i < train.n; i++) {
-        if (r_set_input(&e, train.pixels + (size_t)i * R_SIDE * R_SIDE) != 0 ||
-            engine_run_stage1(&e, part) != ENGINE_OK || engine_run_stage2(&e, full) != ENGINE_OK) {
-            fprintf(stderr, "results: engine failed on sample %u\n", i);
+        if (r_set_input(&e, train.pixels + (size_t)i * R_SIDE * R_SIDE) != 0)
+            goto out;
+        int32_t row = personal_add_sample(&sess, &e, train.labels[i], NULL);
+        if (row == PERSONAL_ENOSPACE) {
+            refused++;
+        } else if (row < 0) {
+            fprintf(stderr, "results: sample %u refused (%d)\n", i, (int)row);
             goto out;
         }
-        int32_t row = feat_cache_add(&cache, part, full, train.labels[i]);
-        if (row == FEAT_CACHE_ENOSPACE)
-            refused++;
-        else if (row < 0)
-            goto out;
     }
     /* Test images: both features kept on the host to evaluate every ratio offline. */
     test_part = malloc((size_t)test.n * PD * sizeof(float));
@@ -372,59 +389,33 @@ int main(int argc, char **argv)
             goto out;
     }
 
-    /* 2. Seeded hold-out split of the cached samples. */
-    uint32_t n_train = 0, n_hold = 0;
-    train_idx = malloc(cache.count * sizeof(uint16_t));
-    hold_idx = malloc(cache.count * sizeof(uint16_t));
-    if (train_idx == NULL || hold_idx == NULL)
-        goto out;
-    if (stage_split(cache.labels, cache.count, R_CLASSES, holdout, seed, train_idx, &n_train,
-                    hold_idx, &n_hold) != STAGE_OK)
-        goto out;
-
-    /* 3. Train both heads (one scratch, reused: the heads train one after the other). */
-    head_train_cfg_t cfg = head_default_cfg();
-    size_t scratch_bytes = head_train_buffer_bytes(PD > FD ? PD : FD, R_CLASSES, cfg.history);
-    part_scratch = aligned_alloc(8, (scratch_bytes + 7u) & ~(size_t)7u);
-    model_part = malloc(head_model_bytes(PD, R_CLASSES));
-    model_full = malloc(head_model_bytes(FD, R_CLASSES));
-    if (part_scratch == NULL || model_part == NULL || model_full == NULL)
-        goto out;
-    head_t hp, hf;
-    head_train_report_t rp, rf;
-    head_set_t sp = feat_cache_part_set(&cache, train_idx, n_train);
-    head_set_t sf = feat_cache_full_set(&cache, train_idx, n_train);
-    if (head_init(&hp, PD, R_CLASSES, model_part, head_model_bytes(PD, R_CLASSES)) != HEAD_OK ||
-        head_init(&hf, FD, R_CLASSES, model_full, head_model_bytes(FD, R_CLASSES)) != HEAD_OK ||
-        head_train(&hp, &sp, &cfg, part_scratch, scratch_bytes, &rp) != HEAD_OK ||
-        head_train(&hf, &sf, &cfg, part_scratch, scratch_bytes, &rf) != HEAD_OK) {
-        fprintf(stderr, "results: head training failed\n");
+    /* 2-4. Seeded hold-out split, both heads, calibration: one personal_train() as on the board
+     * (ratio 0.5 set first, so the threshold is ready for the live run). */
+    personal_train_cfg_t tcfg = {.seed = seed, .holdout_fraction = holdout, .l2 = 0.0f,
+                                 .max_iter = 0};
+    personal_train_result_t tres;
+    personal_set_ratio(&sess, 0.5f, NULL);
+    personal_status_t pst = personal_train(&sess, &tcfg, &tres);
+    if (pst != PERSONAL_OK) {
+        fprintf(stderr, "results: training failed (%d)\n", (int)pst);
         goto out;
     }
+    const head_train_report_t rp = tres.part_report, rf = tres.full_report;
+    const uint16_t *train_idx = sess.train_index, *hold_idx = sess.hold_index;
+    const uint32_t n_train = sess.train_count, n_hold = sess.hold_count;
+    head_train_cfg_t cfg = head_default_cfg();
+    cfg.history = PERSONAL_HISTORY;
+    size_t scratch_bytes = sess.scratch_bytes;
+    head_set_t sp = feat_cache_part_set(&sess.cache, train_idx, n_train);
+    head_set_t sf = feat_cache_full_set(&sess.cache, train_idx, n_train);
     for (int b = 0; b < 2; b++) {
         boards[b].stage1_cycles = boards[b].engine1_cycles +
-            cost_float_cycles(boards[b].prof, head_predict_macs(&hp), head_predict_exps(&hp));
+            cost_float_cycles(boards[b].prof, head_predict_macs(&sess.part_head), head_predict_exps(&sess.part_head));
         boards[b].stage2_cycles = boards[b].engine2_cycles +
-            cost_float_cycles(boards[b].prof, head_predict_macs(&hf), head_predict_exps(&hf));
+            cost_float_cycles(boards[b].prof, head_predict_macs(&sess.full_head), head_predict_exps(&sess.full_head));
     }
-
-    /* 4. Calibration on the held-out samples. */
-    if (n_hold > STAGE_MAX_CALIB)
-        n_hold = STAGE_MAX_CALIB;
-    for (uint32_t i = 0; i < n_hold; i++) {
-        uint32_t row = hold_idx[i];
-        float c = 0.0f;
-        int p = head_predict(&hp, cache.part + (size_t)row * PD, NULL, &c);
-        int q = head_predict(&hf, cache.full + (size_t)row * FD, NULL, NULL);
-        records[i].confidence = c;
-        records[i].part_correct = p == cache.labels[row];
-        records[i].full_correct = q == cache.labels[row];
-    }
-    if (stage_calibrate(&stage, records, n_hold, boards[0].stage1_cycles, boards[0].stage2_cycles,
-                        0.5f) != STAGE_OK)
-        goto out;
-    uint64_t calib_macs = (uint64_t)n_hold * (head_predict_macs(&hp) + head_predict_macs(&hf));
-    uint64_t calib_exps = (uint64_t)n_hold * (head_predict_exps(&hp) + head_predict_exps(&hf));
+    uint64_t calib_macs = (uint64_t)n_hold * (head_predict_macs(&sess.part_head) + head_predict_macs(&sess.full_head));
+    uint64_t calib_exps = (uint64_t)n_hold * (head_predict_exps(&sess.part_head) + head_predict_exps(&sess.full_head));
 
     /* 5. Test set: each head, then the staged model at every ratio with the calibrated threshold. */
     pred_part = malloc(test.n * sizeof(int16_t));
@@ -434,35 +425,55 @@ int main(int argc, char **argv)
         goto out;
     uint32_t ok_part = 0, ok_full = 0;
     for (uint32_t i = 0; i < test.n; i++) {
-        pred_part[i] = (int16_t)head_predict(&hp, test_part + (size_t)i * PD, NULL, &conf_part[i]);
-        pred_full[i] = (int16_t)head_predict(&hf, test_full + (size_t)i * FD, NULL, NULL);
+        pred_part[i] = (int16_t)head_predict(&sess.part_head, test_part + (size_t)i * PD, NULL, &conf_part[i]);
+        pred_full[i] = (int16_t)head_predict(&sess.full_head, test_full + (size_t)i * FD, NULL, NULL);
         ok_part += pred_part[i] == test.labels[i];
         ok_full += pred_full[i] == test.labels[i];
     }
 
-    /* 6. Live staged inference at r = 0.5 on the test images: stage 2 resumes only when the part
-     * head is unsure; the engine's own MAC counters are summed to show stage 2 runs at most once
-     * per image and never re-runs stage 1's blocks. */
-    stage_set_ratio(&stage, 0.5f);
+    /* 6. Live staged inference at r = 0.5 on the test images through the board's own path
+     * (infer.c): stage 2 resumes only when the part head is unsure. An engine hook adds up the
+     * MACs of every op actually executed, to show stage 1 runs once per image and stage 2 at most
+     * once, never re-running stage 1's blocks. */
     uint64_t live_macs = 0, live_resumed = 0, live_ok = 0;
+    double live_energy_nj = 0.0;
+    r_hook_engine = &e;
+    engine_set_hook(&e, r_count_macs, &live_macs);
     for (uint32_t i = 0; i < test.n; i++) {
-        uint64_t m1 = 0, m2 = 0, cyc = 0;
-        float c = 0.0f;
+        infer_result_t res;
         if (r_set_input(&e, test.pixels + (size_t)i * R_SIDE * R_SIDE) != 0 ||
-            engine_run_stage1(&e, part) != ENGINE_OK)
+            personal_infer(&sess, &e, &res) != PERSONAL_OK)
             goto out;
-        engine_stage_cost(&e, 1, &m1, &cyc);
-        int cls = head_predict(&hp, part, NULL, &c);
-        if (!stage_exits(&stage, c)) {
-            if (engine_run_stage2(&e, full) != ENGINE_OK)
-                goto out;
-            engine_stage_cost(&e, 2, &m2, &cyc);
-            cls = head_predict(&hf, full, NULL, NULL);
-            live_resumed++;
-        }
-        live_macs += m1 + m2;
-        live_ok += cls == test.labels[i];
+        live_resumed += res.stage == 2;
+        live_ok += res.class_index == test.labels[i];
+        live_energy_nj += res.energy_nj;
     }
+    engine_set_hook(&e, NULL, NULL);
+
+    /* 6b. The same heads trained without the on-board standardisation (sklearn's objective on
+     * raw features), only to compare with sklearn on that objective too; the board uses the
+     * standardised heads above. The session's scratch is free again after training. */
+    head_train_cfg_t raw_cfg = cfg;
+    raw_cfg.standardize = false;
+    head_t hp_raw, hf_raw;
+    head_train_report_t rp_raw, rf_raw;
+    float *raw_models = malloc(head_model_bytes(PD, R_CLASSES) + head_model_bytes(FD, R_CLASSES));
+    if (raw_models == NULL)
+        goto out;
+    uint32_t ok_part_raw = 0, ok_full_raw = 0;
+    if (head_init(&hp_raw, PD, R_CLASSES, raw_models, head_model_bytes(PD, R_CLASSES)) != HEAD_OK ||
+        head_init(&hf_raw, FD, R_CLASSES, raw_models + (size_t)R_CLASSES * (PD + 1u),
+                  head_model_bytes(FD, R_CLASSES)) != HEAD_OK ||
+        head_train(&hp_raw, &sp, &raw_cfg, sess.scratch, scratch_bytes, &rp_raw) != HEAD_OK ||
+        head_train(&hf_raw, &sf, &raw_cfg, sess.scratch, scratch_bytes, &rf_raw) != HEAD_OK) {
+        free(raw_models);
+        goto out;
+    }
+    for (uint32_t i = 0; i < test.n; i++) {
+        ok_part_raw += head_predict(&hp_raw, test_part + (size_t)i * PD, NULL, NULL) == test.labels[i];
+        ok_full_raw += head_predict(&hf_raw, test_full + (size_t)i * FD, NULL, NULL) == test.labels[i];
+    }
+    free(raw_models);
 
     /* 7. Dumps for the sklearn reference: the heads' training rows and the test rows. */
     dump = malloc((size_t)(n_train > test.n ? n_train : test.n) * (PD > FD ? PD : FD) *
@@ -473,12 +484,12 @@ int main(int argc, char **argv)
         goto out;
     }
     for (uint32_t i = 0; i < n_train; i++) {
-        memcpy(dump + (size_t)i * PD, cache.part + (size_t)train_idx[i] * PD, PD * sizeof(float));
-        dump_lab[i] = cache.labels[train_idx[i]];
+        memcpy(dump + (size_t)i * PD, sess.cache.part + (size_t)train_idx[i] * PD, PD * sizeof(float));
+        dump_lab[i] = sess.cache.labels[train_idx[i]];
     }
     int werr = r_write(out_dir, "train_part.f32", dump, (size_t)n_train * PD * sizeof(float));
     for (uint32_t i = 0; i < n_train; i++)
-        memcpy(dump + (size_t)i * FD, cache.full + (size_t)train_idx[i] * FD, FD * sizeof(float));
+        memcpy(dump + (size_t)i * FD, sess.cache.full + (size_t)train_idx[i] * FD, FD * sizeof(float));
     werr |= r_write(out_dir, "train_full.f32", dump, (size_t)n_train * FD * sizeof(float));
     werr |= r_write(out_dir, "train_labels.u8", dump_lab, n_train);
     werr |= r_write(out_dir, "test_part.f32", test_part, (size_t)test.n * PD * sizeof(float));
@@ -507,21 +518,21 @@ int main(int argc, char **argv)
     fprintf(jf, "  \"samples\": {\"offered\": %u, \"cached\": %u, \"refused\": %u, \"train\": %u, "
                 "\"holdout\": %u, \"test\": %u, \"cache_capacity_h7a3zi\": %u, "
                 "\"cache_capacity_l4r5zi\": %u, \"sample_bytes\": %zu},\n",
-            train.n, cache.count, refused, n_train, n_hold, test.n, cache.capacity,
-            feat_cache_capacity(R_L4_CACHE_BYTES, PD, FD), feat_cache_sample_bytes(PD, FD));
-    float tr_p = r_set_accuracy(&hp, &sp), tr_f = r_set_accuracy(&hf, &sf);
-    head_set_t hsp = feat_cache_part_set(&cache, hold_idx, n_hold);
-    head_set_t hsf = feat_cache_full_set(&cache, hold_idx, n_hold);
-    r_json_report(jf, "part_head", &rp, tr_p, r_set_accuracy(&hp, &hsp),
+            train.n, sess.cache.count, refused, n_train, n_hold, test.n, sess.cache.capacity,
+            capacity_l4, feat_cache_sample_bytes(PD, FD));
+    float tr_p = r_set_accuracy(&sess.part_head, &sp), tr_f = r_set_accuracy(&sess.full_head, &sf);
+    head_set_t hsp = feat_cache_part_set(&sess.cache, hold_idx, n_hold);
+    head_set_t hsf = feat_cache_full_set(&sess.cache, hold_idx, n_hold);
+    r_json_report(jf, "part_head", &rp, tr_p, r_set_accuracy(&sess.part_head, &hsp),
                   (float)ok_part / test.n, boards);
-    r_json_report(jf, "full_head", &rf, tr_f, r_set_accuracy(&hf, &hsf),
+    r_json_report(jf, "full_head", &rf, tr_f, r_set_accuracy(&sess.full_head, &hsf),
                   (float)ok_full / test.n, boards);
 
     /* Per-board stage costs and the phases of one training run. */
     fprintf(jf, "  \"boards\": {\n");
     for (int b = 0; b < 2; b++) {
         const energy_profile_t *p = boards[b].prof;
-        uint64_t extract = (uint64_t)cache.count * (boards[b].engine1_cycles + boards[b].engine2_cycles);
+        uint64_t extract = (uint64_t)sess.cache.count * (boards[b].engine1_cycles + boards[b].engine2_cycles);
         uint64_t trainc = cost_float_cycles(p, rp.float_macs, rp.float_exps) +
                           cost_float_cycles(p, rf.float_macs, rf.float_exps);
         uint64_t train_ttl = cost_float_cycles(p, rf.float_macs, rf.float_exps);
@@ -549,19 +560,21 @@ int main(int argc, char **argv)
     }
     fprintf(jf, "    \"_\": null},\n");
 
-    /* Peak RAM of the training run on the board: arena (features are extracted first, then the
-     * arena is idle but stays reserved), cache rows used, the split lists, both head models, one
-     * training scratch, the stage record. */
-    size_t ram = mi.arena_bytes + (size_t)cache.count * feat_cache_sample_bytes(PD, FD) +
-                 2u * sizeof(uint16_t) * cache.count + head_model_bytes(PD, R_CLASSES) +
-                 head_model_bytes(FD, R_CLASSES) + scratch_bytes + sizeof(stage_t);
+    /* Peak RAM of the training run on the board, as personal_train() reports it: engine arena +
+     * the session region's used part (heads, scratch, split lists, cached rows) + stage record. */
+    size_t ram = tres.peak_ram_bytes;
+    fprintf(jf, "  \"raw_objective\": {\"part_test_acc\": %.4f, \"full_test_acc\": %.4f, "
+                "\"part_iterations\": %u, \"full_iterations\": %u, \"part_stop\": \"%s\", "
+                "\"full_stop\": \"%s\"},\n",
+            (double)ok_part_raw / test.n, (double)ok_full_raw / test.n, rp_raw.iterations,
+            rf_raw.iterations, r_stop_name(rp_raw.stop), r_stop_name(rf_raw.stop));
     fprintf(jf, "  \"peak_ram_bytes\": %zu, \"stage_record_bytes\": %zu,\n", ram, sizeof(stage_t));
 
     /* The test-set figures at every ratio, with the threshold calibrated on the hold-out. */
     fprintf(jf, "  \"ratios\": [\n");
     for (uint32_t k = 0; k < STAGE_CURVE_POINTS; k++) {
         float r = (float)k / (STAGE_CURVE_POINTS - 1u);
-        float thr = stage_threshold_for(&stage, r);
+        float thr = stage_threshold_for(&sess.stage, r);
         uint32_t exits = 0, ok = 0;
         for (uint32_t i = 0; i < test.n; i++) {
             bool ex = conf_part[i] >= thr;
@@ -569,7 +582,7 @@ int main(int argc, char **argv)
             ok += (ex ? pred_part[i] : pred_full[i]) == test.labels[i];
         }
         stage_point_t cal;
-        stage_point(&stage, boards[0].prof, r, &cal);
+        stage_point(&sess.stage, boards[0].prof, r, &cal);
         double ef = (double)exits / test.n;
         fprintf(jf, "    {\"ratio\": %.2f, \"threshold\": %.6f, \"test_exit_fraction\": %.4f, "
                     "\"test_acc\": %.4f, \"holdout_exit_fraction\": %.4f, \"holdout_acc\": %.4f",
@@ -586,13 +599,13 @@ int main(int argc, char **argv)
 
     /* Inverse queries on the calibration data (H7A3ZI energies). */
     stage_point_t p0, p1;
-    stage_point(&stage, boards[0].prof, 0.0f, &p0);
-    stage_point(&stage, boards[0].prof, 1.0f, &p1);
+    stage_point(&sess.stage, boards[0].prof, 0.0f, &p0);
+    stage_point(&sess.stage, boards[0].prof, 1.0f, &p1);
     double budget = (p0.energy_nj + p1.energy_nj) / 2.0;
     float r_budget = -1.0f, r_floor = -1.0f;
     float floor_acc = p0.accuracy - 0.01f;
-    stage_status_t s1 = stage_ratio_for_energy(&stage, boards[0].prof, budget, &r_budget);
-    stage_status_t s2 = stage_ratio_for_accuracy(&stage, floor_acc, &r_floor);
+    stage_status_t s1 = stage_ratio_for_energy(&sess.stage, boards[0].prof, budget, &r_budget);
+    stage_status_t s2 = stage_ratio_for_accuracy(&sess.stage, floor_acc, &r_floor);
     fprintf(jf, "  \"inverse\": {\"energy_budget_uj\": %.3f, \"ratio_for_budget\": %.4f, "
                 "\"budget_status\": %d, \"accuracy_floor\": %.4f, \"ratio_for_floor\": %.4f, "
                 "\"floor_status\": %d},\n",
@@ -600,9 +613,10 @@ int main(int argc, char **argv)
     /* The engine counts every op (element ops too): compare with its image header totals. */
     uint64_t expect_live = (uint64_t)test.n * e.hdr->macs_stage1 + live_resumed * e.hdr->macs_stage2;
     fprintf(jf, "  \"live_r0.5\": {\"images\": %u, \"resumed\": %llu, \"acc\": %.4f, "
-                "\"engine_macs\": %llu, \"expected_macs\": %llu}\n}\n",
+                "\"engine_macs\": %llu, \"expected_macs\": %llu, \"energy_uj_h7a3zi\": %.3f}\n}\n",
             test.n, (unsigned long long)live_resumed, (double)live_ok / test.n,
-            (unsigned long long)live_macs, (unsigned long long)expect_live);
+            (unsigned long long)live_macs, (unsigned long long)expect_live,
+            live_energy_nj / test.n / 1e3);
     if (fclose(jf) != 0) {
         jf = NULL;
         goto out;
@@ -610,7 +624,7 @@ int main(int argc, char **argv)
     jf = NULL;
     printf("results: %s: part %.3f full %.3f (test, %u images), %u cached (%u refused), "
            "part head %u iters, full head %u iters; live r=0.5 acc %.3f, %llu resumed\n",
-           name, (double)ok_part / test.n, (double)ok_full / test.n, test.n, cache.count, refused,
+           name, (double)ok_part / test.n, (double)ok_full / test.n, test.n, sess.cache.count, refused,
            rp.iterations, rf.iterations, (double)live_ok / test.n,
            (unsigned long long)live_resumed);
     rc = 0;
@@ -626,11 +640,6 @@ out:
     free(image);
     free(test_part);
     free(test_full);
-    free(part_scratch);
-    free(model_part);
-    free(model_full);
-    free(train_idx);
-    free(hold_idx);
     free(pred_part);
     free(pred_full);
     free(conf_part);

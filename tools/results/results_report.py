@@ -44,7 +44,7 @@ def sklearn_acc(xtr, ytr, xte, yte, standardize):
     return float((model.predict(xte.astype(np.float64)) == yte).mean())
 
 
-def reference(d, board):
+def reference(d, board, optimiser_check=True):
     pd, fd = board["part_dim"], board["full_dim"]
     ytr = load(d, "train_labels.u8", 0, np.uint8)
     yte = load(d, "test_labels.u8", 0, np.uint8)
@@ -53,12 +53,56 @@ def reference(d, board):
         xtr = load(d, f"train_{head}.f32", dim)
         xte = load(d, f"test_{head}.f32", dim)
         assert len(xtr) == len(ytr) and len(xte) == len(yte), "dump sizes disagree"
+        passes, reached = (nesterov_passes(xtr, ytr, board["classes"], board[f"{head}_head"]["loss"])
+                           if optimiser_check else (0, False))
         out[head] = {
+            "nesterov_passes": passes, "nesterov_reached": reached,
             "sklearn_std": sklearn_acc(xtr, ytr, xte, yte, True),
             "sklearn_raw": sklearn_acc(xtr, ytr, xte, yte, False),
             "board": board[f"{head}_head"]["test_acc"],
+            "board_raw": board["raw_objective"][f"{head}_test_acc"],
         }
     return out
+
+
+def nesterov_passes(xtr, ytr, classes, target_loss, max_passes=3000):
+    """Passes over the data a first-order method needs to reach the board's L-BFGS loss on the
+    same objective (standardised features, sum of cross-entropies + ||W||^2 / 2, bias free):
+    Nesterov's accelerated gradient with step 1/L (L = ||Z||_2^2 / 2 + 1, a bound on the
+    Hessian of the softmax loss) and gradient-based restart. float64, so the count is the
+    method's, not round-off's. Returns (passes, reached)."""
+    z = xtr.astype(np.float64)
+    sd = z.std(axis=0)
+    sd[sd < 1e-6] = 1.0
+    z = (z - z.mean(axis=0)) / sd
+    z1 = np.hstack([z, np.ones((len(z), 1))])
+    y1 = np.eye(classes)[ytr]
+    lip = 0.5 * np.linalg.norm(z1, 2) ** 2 + 1.0
+    reg = np.ones((z1.shape[1], 1))
+    reg[-1] = 0.0   # the bias is not penalised
+
+    def f_grad(w):
+        s = z1 @ w
+        s -= s.max(axis=1, keepdims=True)
+        e = np.exp(s)
+        p = e / e.sum(axis=1, keepdims=True)
+        f = -(np.log(p[np.arange(len(ytr)), ytr])).sum() + 0.5 * ((w * reg) ** 2).sum()
+        return f, z1.T @ (p - y1) + w * reg
+
+    w = np.zeros((z1.shape[1], classes))
+    v = w.copy()
+    t = 1.0
+    for k in range(1, max_passes + 1):
+        f, g = f_grad(v)
+        if f <= target_loss:
+            return k, True
+        w_new = v - g / lip
+        t_new = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
+        if ((w_new - w) * g).sum() > 0:   # restart when momentum points uphill
+            t_new = 1.0
+        v = w_new + (t - 1) / t_new * (w_new - w)
+        w, t = w_new, t_new
+    return max_passes, False
 
 
 def ratio_row(board, r):
@@ -78,6 +122,7 @@ def main():
 
     summary = {"heads": {}, "models": {}}
     gaps = []
+    gaps_raw = []   # the same comparison on sklearn's objective over raw features
     boards = []
     for d in args.dirs:
         with open(os.path.join(d, "board.json")) as f:
@@ -89,6 +134,7 @@ def main():
         half = ratio_row(board, 0.5)
         for head in ("part", "full"):
             gaps.append(100.0 * (ref[head]["sklearn_std"] - ref[head]["board"]))
+            gaps_raw.append(100.0 * (ref[head]["sklearn_raw"] - ref[head]["board_raw"]))
         summary[f"{m}.r0.5.acc_minus_ttl_pts"] = round(100.0 * (half["test_acc"] - ttl["test_acc"]), 2)
         summary[f"{m}.r0.5.energy_saving_pct"] = round(
             100.0 * (1.0 - half["energy_uj_h7a3zi"] / ttl["energy_uj_h7a3zi"]), 2)
@@ -110,6 +156,7 @@ def main():
         }
     summary["heads"]["max_gap_vs_sklearn_pts"] = round(max(gaps), 2)
     summary["heads.max_gap_vs_sklearn_pts"] = round(max(gaps), 2)
+    summary["heads.max_gap_vs_sklearn_raw_objective_pts"] = round(max(gaps_raw), 2)
 
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
@@ -134,7 +181,8 @@ def write_md(path, command, boards, summary):
     L.append("# Results\n")
     L.append("## Personalization\n")
     L.append(f"Made by `{command}` (tools/results/: `microt-results` runs the board code — int8 "
-             "engine, feature cache, heads, stage decision — on the host; `results_report.py` fits "
+             "engine and the personalization session (personal.c: feature cache, L-BFGS heads, "
+             "stage decision, staged inference) — on the host; `results_report.py` fits "
              "the sklearn reference on the same features and writes this page and "
              "`build/results.json`).\n")
     L.append(f"Task: Fashion-MNIST (Debian `dataset-fashion-mnist`), 10 classes, 28x28 grey "
@@ -176,19 +224,34 @@ def write_md(path, command, boards, summary):
                  f"{summary[m + '.r0.5.energy_saving_pct']:.1f} % | "
                  f"{summary[m + '.r0.5.energy_saving_pct_l4r5zi']:.1f} % |")
     L.append("")
+    L.append("For comparison, the paper (Pets/Birds/Plants, jointly trained students, 224 px): "
+             "+6 to +12 pts over TTL at r = 0.5 (e.g. MCUNet on Pets 74.2 -> 81.2 %) and "
+             "13.6-15.1 % less energy per inference (MCUNet on H7A3ZI 9.52 -> 8.22 mJ). Here the "
+             "part models are plain ImageNet-pretrained blocks without MicroT's joint training, so "
+             "the part head is weaker than the full head and the staged model gains about 1 pt; "
+             "the energy saving comes from the cut's share of MACs (stage 1 = 61 % of "
+             "ProxylessNAS-w0.3's and 66 % of MCUNet-5fps's). The saving in % is the same on both "
+             "boards because the M4 model scales every int8 op kind by the same factor.\n")
     L.append("### Board heads vs sklearn (same features, same rows)\n")
     L.append("| model | head | board (L-BFGS, on-board standardisation) | sklearn C=1 lbfgs + "
-             "StandardScaler | sklearn C=1 lbfgs, raw features | board - sklearn (pts) |")
-    L.append("|---|---|---|---|---|---|")
+             "StandardScaler | board - sklearn (pts) | board, raw features | sklearn C=1 lbfgs, "
+             "raw features | board - sklearn (pts) |")
+    L.append("|---|---|---|---|---|---|---|---|")
     for board, ref in boards:
         for head in ("part", "full"):
             r = ref[head]
             L.append(f"| {board['model']} | {head} | {pct(r['board'])} | {pct(r['sklearn_std'])} | "
-                     f"{pct(r['sklearn_raw'])} | {100 * (r['board'] - r['sklearn_std']):+.1f} |")
+                     f"{100 * (r['board'] - r['sklearn_std']):+.1f} | {pct(r['board_raw'])} | "
+                     f"{pct(r['sklearn_raw'])} | {100 * (r['board_raw'] - r['sklearn_raw']):+.1f} |")
     L.append("")
-    L.append(f"Largest shortfall of a board head below sklearn (standardised, the objective the "
-             f"board minimises): **{summary['heads.max_gap_vs_sklearn_pts']:.2f} pts** "
-             "(negative: the board head is ahead).\n")
+    L.append(f"Largest shortfall of a board head below sklearn on the objective the board "
+             f"minimises (standardised features): **{summary['heads.max_gap_vs_sklearn_pts']:.2f} "
+             f"pts**; on sklearn's objective over raw features (the board's head with its "
+             f"standardisation switched off, for comparison only): "
+             f"{summary['heads.max_gap_vs_sklearn_raw_objective_pts']:.2f} pts (negative: the board "
+             "head is ahead). The board standardises because pooled int8 features differ in scale "
+             "by 10-100x between channels: the same L2 then shrinks every channel alike, and L-BFGS "
+             "needs fewer passes on the better-conditioned problem.\n")
     L.append("### Training runs\n")
     L.append("| model | head | samples | L-BFGS iterations | passes | stop | train acc | hold-out "
              "acc | scratch RAM | energy H7A3ZI (uJ) | L4R5ZI (uJ) |")
@@ -200,6 +263,24 @@ def write_md(path, command, boards, summary):
                      f"{h['evaluations']} | {h['stop']} | {pct(h['train_acc'])} | "
                      f"{pct(h['holdout_acc'])} | {h['scratch_bytes'] / 1024:.1f} KiB | "
                      f"{h['train_energy_uj']['h7a3zi']:.1f} | {h['train_energy_uj']['l4r5zi']:.1f} |")
+    L.append("")
+    L.append("Optimiser choice, measured on these features: passes over the training set (each "
+             "pass = the whole cost, 2 x N x K x D multiply-adds) that full-batch L-BFGS (history "
+             "5, the board) took, against Nesterov's accelerated gradient (step 1/L, adaptive "
+             "restart) run until it reaches the same loss; RAM is the optimiser state for "
+             "P = K (D + 1) parameters.\n")
+    L.append("| model | head | L-BFGS passes | Nesterov passes to the same loss | L-BFGS RAM | "
+             "Nesterov RAM |")
+    L.append("|---|---|---|---|---|---|")
+    for board, ref in boards:
+        for head in ("part", "full"):
+            dim = board["part_dim"] if head == "part" else board["full_dim"]
+            p = board["classes"] * (dim + 1)
+            r = ref[head]
+            nest = f"{r['nesterov_passes']}" + ("" if r["nesterov_reached"] else "+ (not reached)")
+            L.append(f"| {board['model']} | {head} | {board[head + '_head']['evaluations']} | {nest} | "
+                     f"{board[head + '_head']['scratch_bytes'] / 1024:.1f} KiB | "
+                     f"{(3 * p + 3 * dim) * 4 / 1024:.1f} KiB |")
     L.append("")
     L.append("| model | board | feature extraction (mJ) | head training, both (mJ) | "
              "TTL head only (mJ) | calibration (mJ) | MicroT training vs TTL | peak RAM |")
@@ -218,7 +299,9 @@ def write_md(path, command, boards, summary):
              "TTL needs it too, so MicroT's training costs only the part head's training and the "
              "calibration more. Peak RAM: engine arena + cached rows + split lists + both head "
              "models + one L-BFGS scratch (the heads train one after the other) + the stage "
-             "record.\n")
+             "record. The L4R5ZI rows price the same run on the M4's cost model; its 384 KiB "
+             "session region would hold only the sample counts in \"Feature cache capacity\" below "
+             "(the board refuses the rest), so a real L4R5ZI run trains on fewer samples.\n")
     L.append("### Stage costs per inference (cost model, firmware/core/energy.c)\n")
     L.append("| model | MACs stage 1 | MACs stage 2 | board | stage 1 ms | stage 2 ms | stage 1 mJ | "
              "stage 2 mJ |")
@@ -268,17 +351,20 @@ def write_md(path, command, boards, summary):
         L.append(f"| {bd['ratios'][k]['ratio']:.2f} | " + " | ".join(cells) + " |")
     L.append("")
     L.append("### Feature cache capacity\n")
-    L.append("| model | part + full dims | bytes per sample | H7A3ZI (1 MiB cache) | "
-             "L4R5ZI (256 KiB cache) |")
+    L.append("| model | part + full dims | bytes per sample | H7A3ZI (1144 KiB session region) | "
+             "L4R5ZI (384 KiB session region) |")
     L.append("|---|---|---|---|---|")
     for board, _ in boards:
         s = board["samples"]
         L.append(f"| {board['model']} | {board['part_dim']} + {board['full_dim']} | "
                  f"{s['sample_bytes']} | {s['cache_capacity_h7a3zi']} | {s['cache_capacity_l4r5zi']} |")
     L.append("")
-    L.append("Budgets: H7A3ZI 1.4 MB SRAM - arena - heads' scratch - firmware = 1 MiB for the cache; "
-             "L4R5ZI 640 KB - the same = 256 KiB. Past capacity the board refuses the sample "
-             "(FEAT_CACHE_ENOSPACE) and keeps every sample it already has.\n")
+    L.append("The session region (firmware/core/personal.c) holds both head models, the L-BFGS "
+             "scratch, the split lists and the feature cache, which gets the rest. Budgets: SRAM - "
+             "160 KiB engine arena - 96 KiB firmware static data, stacks, link buffers and stage "
+             "record: H7A3ZI 1400 KiB -> 1144 KiB, L4R5ZI 640 KiB -> 384 KiB. Past capacity the "
+             "board refuses the sample (PERSONAL_ENOSPACE, before running the backbone) and keeps "
+             "every sample it already has.\n")
     text = "\n".join(L) + "\n"
     # Keep any other section of docs/results.md that other areas own.
     if os.path.exists(path):

@@ -9,8 +9,9 @@
  * gets the same int32 exactly with two rearrangements that take work out of the inner loop:
  *   - the bias is "folded": bias_folded[oc] = bias[oc] - in_zp * sum of all w of channel oc
  *     (nn_fold_bias), so the loop is a plain sum of x * w;
- *   - a tap outside the image reads in_zp (a row of the zero point in the scratch buffer), whose
- *     product cancels the folded term: outside taps contribute exactly 0, as in TFLite.
+ *   - a tap outside the image reads in_zp (written into the im2col column or the padded plane in
+ *     scratch), whose product cancels the folded term: outside taps contribute exactly 0, as in
+ *     TFLite.
  * int32 sums wrap modulo 2^32 like TFLite's, so the order of the terms cannot change the result.
  *
  * The portable C path is the reference; a faster path (CMSIS/ACLE SIMD) may sit beside it under
@@ -22,6 +23,8 @@
 #include <stdint.h>
 
 #define NN_MAX_KERNEL 11 /* largest kh and kw the kernels accept (the tap table is on the stack) */
+#define NN_MAX_STRIDE 64 /* largest stride */
+#define NN_MAX_PLANE_BYTES (1u << 24) /* largest padded channel plane of the depthwise kernel */
 
 typedef struct {
     int32_t in_h, in_w, in_c;
@@ -39,7 +42,8 @@ typedef struct {
     const int32_t *shift;        /* [out_c] exponents (> 0 left) */
 } nn_quant_params_t;
 
-/* Scratch bytes the conv and depthwise kernels need (the zero-point row): in_c, 4-aligned. */
+/* Scratch bytes of nn_conv_s8: two im2col columns (2 * k_h * k_w * in_c), 4-aligned; a
+ * pointwise conv (1x1, stride 1, no padding) needs none. */
 uint32_t nn_conv_scratch_bytes(const nn_conv_geom_t *g);
 
 /* bias_folded[oc] = bias[oc] - in_zp * sum(w[oc][...]) for weights of n_per_channel int8 each,
@@ -55,7 +59,8 @@ void nn_fold_bias_dw(const int32_t *bias, const int8_t *w, int32_t n_channels, i
 void nn_conv_s8(const nn_conv_geom_t *g, const nn_quant_params_t *q, const int8_t *in,
                 const int8_t *weights, const int32_t *bias_folded, int8_t *out, int8_t *scratch);
 
-/* Scratch bytes of the depthwise kernel: one zero-point-padded channel plane, 4-aligned. */
+/* Scratch bytes of the depthwise kernel: one zero-point-padded channel plane, 4-aligned;
+ * UINT32_MAX when the plane would exceed NN_MAX_PLANE_BYTES (geometry refused). */
 uint32_t nn_dwconv_scratch_bytes(const nn_conv_geom_t *g);
 
 /* DEPTHWISE_CONV_2D with depth multiplier 1 (in_c == out_c). weights [k_h][k_w][c].

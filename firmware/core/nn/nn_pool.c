@@ -75,7 +75,7 @@ void nn_mean_s8(const nn_mean_params_t *p, const int8_t *in, int8_t *out, int32_
         for (int32_t px = 0; px < n_px; px++) {
             const int8_t *row = in + (size_t)px * (size_t)c_n;
             for (int32_t c = 0; c < c_n; c++) {
-                scratch[c] += row[c];
+                scratch[c] = (int32_t)((uint32_t)scratch[c] + (uint32_t)row[c]);
             }
         }
     } else {
@@ -85,7 +85,8 @@ void nn_mean_s8(const nn_mean_params_t *p, const int8_t *in, int8_t *out, int32_
                 for (int32_t i2 = 0; i2 < d[2]; i2++) {
                     int32_t *acc = scratch + i0 * ostride[0] + i1 * ostride[1] + i2 * ostride[2];
                     for (int32_t i3 = 0; i3 < d[3]; i3++) {
-                        acc[i3 * ostride[3]] += *ip++;
+                        int32_t *a = &acc[i3 * ostride[3]];
+                        *a = (int32_t)((uint32_t)*a + (uint32_t)*ip++);
                     }
                 }
             }
