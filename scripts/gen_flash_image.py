@@ -12,27 +12,16 @@ section ends mid-page, its tail padded with 0xFF as a linker would. The header i
 image_bytes, CRC-32 of the image without the header, header CRC. --change-page K flips bytes in
 page K after generation (a "new build" differing in one page) and restamps.
 """
-import argparse, random, struct, sys, zlib
+import argparse, os, random, struct, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fw_stamp import stamp  # noqa: E402  (the one header writer of the repo's scripts)
 
 CHIPS = {  # board: (chip_id, page_bytes, initial SP)
     "l4r5zi": (0x470, 4096, 0x200A0000),
     "h7a3zi": (0x480, 8192, 0x24100000),
 }
 BASE = 0x08000000
-HDR_OFF, HDR_BYTES = 0x400, 64
-
-
-def stamp(img, version, chip_id):
-    hdr = bytearray(HDR_BYTES)
-    struct.pack_into("<IHHIIHH", hdr, 0, 0x5746544D, 1, HDR_BYTES, len(img), 0, chip_id, 0)
-    v = version.encode()
-    assert 0 < len(v) < 32
-    hdr[20:20 + len(v)] = v
-    img[HDR_OFF:HDR_OFF + HDR_BYTES] = hdr
-    crc = zlib.crc32(bytes(img[:HDR_OFF]))
-    crc = zlib.crc32(bytes(img[HDR_OFF + HDR_BYTES:]), crc)
-    struct.pack_into("<I", img, HDR_OFF + 12, crc)
-    struct.pack_into("<I", img, HDR_OFF + 60, zlib.crc32(bytes(img[HDR_OFF:HDR_OFF + 60])))
 
 
 def to_hex(img, base):

@@ -15,7 +15,7 @@
 #include "flash_sim_harness.h"
 #include "mt_err.h"
 
-static an3155_timing_t fast = { .baud = 115200, .reply_ms = 200, .sync_probe_ms = 20 };
+static an3155_timing_t fast = { .baud = 115200, .reply_ms = 500, .sync_probe_ms = 50 };
 
 static int setup(void **state)
 {

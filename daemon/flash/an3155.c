@@ -27,7 +27,7 @@
 #include "mt_err.h"
 
 #define AN3155_SYNC 0x7Fu
-#define AN3155_RESYNC_MAX_BYTES 640u /* longest pending command: an erase list of 256 pages */
+#define AN3155_RESYNC_MAX_BYTES 1040u /* longest pending command: an erase list of 512 pages */
 #define AN3155_RESYNC_BATCH 16u
 
 static uint64_t an_now_ms(void)
@@ -220,6 +220,8 @@ int an3155_setup_tty(int fd, uint32_t baud, bool *parity_set)
     return MT_OK;
 }
 
+static int an_settle(an3155_t *bl);
+
 int an3155_resync(an3155_t *bl)
 {
     static const uint8_t ff[AN3155_RESYNC_BATCH] = {
@@ -242,40 +244,24 @@ int an3155_resync(an3155_t *bl)
     }
     if (!answered)
         return an_fail(bl, MT_ETIMEOUT, "bootloader does not answer (not in bootloader mode?)");
-    /* The pending command is over; swallow the NACKs the remaining 0xFF pairs earned. An odd
-     * 0xFF may still wait as a command byte: one more 0xFF completes it (NACK). */
-    an_drain(bl, 20, 1000);
-    uint8_t probe = 0xFF, b;
-    for (int i = 0; i < 2; i++) {
-        int err = an_write(bl, &probe, 1);
-        if (err != MT_OK)
-            return err;
-        err = an_read(bl, &b, 1, an_probe_deadline(bl, 1), NULL);
-        if (err == MT_OK) {
-            if (b != AN3155_NACK)
-                return an_fail(bl, MT_EPROTO, "resync: answer 0x%02x instead of NACK", b);
-            an_drain(bl, 10, 200);
-            return MT_OK;
-        }
-        if (err != MT_ETIMEOUT)
-            return err;
-    }
-    return an_fail(bl, MT_ETIMEOUT, "resync: bootloader went silent");
+    /* The pending command is over; the NACKs the remaining 0xFF pairs earned are swallowed,
+     * and a last 0xFF may wait as half a command: an_settle() sorts that out. */
+    return an_settle(bl);
 }
 
 /* Sends the autobaud byte: a fresh bootloader ACKs it; an idle synchronised one takes it as a
  * command byte and NACKs the second. */
-static int an_sync(an3155_t *bl)
+static int an_sync(an3155_t *bl, uint32_t quiet_ms)
 {
     uint8_t sync = AN3155_SYNC, b;
-    an_drain(bl, 10, 1000);
+    an_drain(bl, quiet_ms, 4 * quiet_ms + 1000);
     for (int i = 0; i < 2; i++) {
         int err = an_write(bl, &sync, 1);
         if (err != MT_OK)
             return err;
         err = an_read(bl, &b, 1, an_probe_deadline(bl, 1), NULL);
         if (err == MT_OK && (b == AN3155_ACK || b == AN3155_NACK))
-            return MT_OK;
+            return an_settle(bl);
         if (err == MT_OK)
             break; /* noise, or a running application: fall back to the full resync */
         if (err != MT_ETIMEOUT)
@@ -293,6 +279,8 @@ static int an_get(an3155_t *bl)
     err = an_read(bl, &n, 1, an_deadline(bl, 1, 0), NULL);
     if (err != MT_OK)
         return an_fail(bl, err, "Get: no length byte");
+    if (n < 3 || n > 31)
+        return an_fail(bl, MT_EPROTO, "Get: implausible length %u", n);
     err = an_read(bl, buf, (size_t)n + 1, an_deadline(bl, (size_t)n + 1, 0), NULL);
     if (err != MT_OK)
         return an_fail(bl, err, "Get: reply cut short");
@@ -312,9 +300,38 @@ static int an_get_version(an3155_t *bl)
     err = an_read(bl, b, 3, an_deadline(bl, 3, 0), NULL);
     if (err != MT_OK)
         return an_fail(bl, err, "Get Version: reply cut short");
+    /* Protocol versions are 1.0..4.x; once Get told us ours, it must not change. A reply that
+     * is not this is stale bytes, not the bootloader speaking. */
+    if (b[0] < 0x10 || b[0] > 0x4F || (bl->bl_version != 0 && b[0] != bl->bl_version))
+        return an_fail(bl, MT_EPROTO, "Get Version: implausible version 0x%02x", b[0]);
     bl->option1 = b[1];
     bl->option2 = b[2];
     return an_ack(bl, an_deadline(bl, 1, 0), "Get Version (end)");
+}
+
+/* Proves the bootloader is in step and waiting for a command, whatever stale answers or half
+ * commands earlier probes left (a late answer makes us send one probe too many; a 0xFF of the
+ * stuffing may be pending). It does not rely on timing: Get Version answers ACK..ACK when the
+ * bootloader was clean; NACK when one of our bytes was pending (then the 0xFE of our command is
+ * pending, and one 0xFF completes it with a NACK that is sure to come). Stale bytes in flight
+ * only cost another round, after a longer quiet wait. */
+static int an_settle(an3155_t *bl)
+{
+    int err = MT_EPROTO;
+    for (int round = 0; round < 4; round++) {
+        an_drain(bl, 20u * (uint32_t)(round + 1), 1000);
+        err = an_get_version(bl);
+        if (err == MT_OK || err == MT_EIO)
+            return err;
+        if (err == MT_EDEVICE) {
+            uint8_t ff = 0xFF, b;
+            if ((err = an_write(bl, &ff, 1)) != MT_OK)
+                return err;
+            (void)an_read(bl, &b, 1, an_deadline(bl, 1, 0), NULL);
+        }
+    }
+    return an_fail(bl, err == MT_ETIMEOUT ? MT_ETIMEOUT : MT_EPROTO,
+                   "cannot get in step with the bootloader (%s)", bl->err);
 }
 
 int an3155_get_id(an3155_t *bl, uint16_t *chip_id)
@@ -337,19 +354,31 @@ int an3155_get_id(an3155_t *bl, uint16_t *chip_id)
     return an_ack(bl, an_deadline(bl, 1, 0), "Get ID (end)");
 }
 
-int an3155_connect(an3155_t *bl)
+static int an_connect(an3155_t *bl, uint32_t quiet_ms)
 {
-    int err = an_sync(bl);
+    /* an_sync() ends with an_settle(), which already ran Get Version. */
+    int err = an_sync(bl, quiet_ms);
     if (err != MT_OK)
         return err;
-    if ((err = an_get(bl)) != MT_OK || (err = an_get_version(bl)) != MT_OK ||
-        (err = an3155_get_id(bl, NULL)) != MT_OK)
+    if ((err = an_get(bl)) != MT_OK || (err = an3155_get_id(bl, NULL)) != MT_OK)
         return err;
     if (!an3155_has_cmd(bl, AN3155_CMD_READ) || !an3155_has_cmd(bl, AN3155_CMD_WRITE) ||
         (!an3155_has_cmd(bl, AN3155_CMD_EXT_ERASE) && !an3155_has_cmd(bl, AN3155_CMD_ERASE)))
         return an_fail(bl, MT_EPROTO, "bootloader v%u.%u lacks read/write/erase commands",
                        bl->bl_version >> 4, bl->bl_version & 15u);
     return MT_OK;
+}
+
+int an3155_connect(an3155_t *bl)
+{
+    return an_connect(bl, 10);
+}
+
+int an3155_reconnect(an3155_t *bl)
+{
+    /* After a failed exchange the bootloader may still be sending (a read reply we gave up
+     * on): wait for a quiet line as long as a reply may take before probing it. */
+    return an_connect(bl, bl->t.reply_ms);
 }
 
 bool an3155_has_cmd(const an3155_t *bl, uint8_t cmd)

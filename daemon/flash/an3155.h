@@ -66,6 +66,10 @@ int an3155_setup_tty(int fd, uint32_t baud, bool *parity_set);
  * a command someone else left), then runs Get, Get Version and Get ID. */
 int an3155_connect(an3155_t *bl);
 
+/* an3155_connect() after a failed exchange: first waits for the line to stay quiet for
+ * reply_ms (the bootloader may still be sending what we gave up on). */
+int an3155_reconnect(an3155_t *bl);
+
 /* Brings a synchronised bootloader back to waiting for a command (see an3155.c for how). */
 int an3155_resync(an3155_t *bl);
 

@@ -260,7 +260,7 @@ static int fl_page_write_verify(fl_t *f, uint32_t page, uint32_t *where)
  * any state, 0x7F for a fresh one, 0xFF stuffing for one stuck mid-command). */
 static int fl_recover(fl_t *f)
 {
-    int rc = an3155_connect(&f->bl);
+    int rc = an3155_reconnect(&f->bl);
     if (rc != MT_OK)
         return rc;
     if (f->bl.chip_id != f->chip->chip_id)

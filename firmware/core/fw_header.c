@@ -5,24 +5,7 @@
  */
 #include "fw_header.h"
 
-/* CRC-32 four bits at a time: a 64-byte table is a good size/speed trade on Cortex-M
- * (about 60 ms for 512 KiB at 120 MHz, once per boot). */
-static const uint32_t fw_crc32_nibble[16] = {
-    0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
-    0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
-    0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu,
-};
-
-uint32_t fw_crc32(uint32_t crc, const uint8_t *data, size_t len)
-{
-    crc = ~crc;
-    for (size_t i = 0; i < len; i++) {
-        crc ^= data[i];
-        crc = (crc >> 4) ^ fw_crc32_nibble[crc & 0x0Fu];
-        crc = (crc >> 4) ^ fw_crc32_nibble[crc & 0x0Fu];
-    }
-    return ~crc;
-}
+#include "crc32.h" /* the link layer's CRC-32/IEEE, shared */
 
 static uint32_t fw_rd32(const uint8_t *p)
 {
@@ -51,9 +34,9 @@ static void fw_wr16(uint8_t *p, uint16_t v)
 /* CRC of the image with the header bytes left out. */
 static uint32_t fw_image_crc(const uint8_t *image, uint32_t image_bytes)
 {
-    uint32_t crc = fw_crc32(0, image, FW_HEADER_OFFSET);
+    uint32_t crc = crc32_update(0, image, FW_HEADER_OFFSET);
     uint32_t tail = FW_HEADER_OFFSET + FW_HEADER_BYTES;
-    return fw_crc32(crc, image + tail, image_bytes - tail);
+    return crc32_update(crc, image + tail, image_bytes - tail);
 }
 
 fw_header_status_t fw_header_check(const uint8_t *image, uint32_t len, bool check_image,
@@ -67,7 +50,7 @@ fw_header_status_t fw_header_check(const uint8_t *image, uint32_t len, bool chec
         return FW_HEADER_EMAGIC;
     if (fw_rd16(h + 4) != FW_HEADER_VERSION || fw_rd16(h + 6) != FW_HEADER_BYTES)
         return FW_HEADER_EVERSION;
-    if (fw_crc32(0, h, 60) != fw_rd32(h + 60))
+    if (crc32_update(0, h, 60) != fw_rd32(h + 60))
         return FW_HEADER_EHEADERCRC;
     uint32_t image_bytes = fw_rd32(h + 8);
     if (image_bytes < end)
@@ -131,7 +114,7 @@ fw_header_status_t fw_header_stamp(uint8_t *image, uint32_t len, const char *ver
     for (uint32_t i = 0; i < vlen; i++)
         h[20 + i] = (uint8_t)version[i];
     fw_wr32(h + 12, fw_image_crc(image, len));
-    fw_wr32(h + 60, fw_crc32(0, h, 60));
+    fw_wr32(h + 60, crc32_update(0, h, 60));
     return FW_HEADER_OK;
 }
 

@@ -10,7 +10,7 @@
  *    4   2   header_version  FW_HEADER_VERSION
  *    6   2   header_bytes    64
  *    8   4   image_bytes     length of the whole image from its first byte, header included
- *   12   4   image_crc32     CRC-32 (IEEE 802.3, as zlib) of the image with the 64 header bytes
+ *   12   4   image_crc32     CRC-32 (IEEE 802.3, as zlib; proto/crc32.h) of the image with the 64 header bytes
  *                            left out
  *   16   2   chip_id         the STM32 device ID the image was built for (0x480, 0x470; 0 = any)
  *   18   2   flags           0
@@ -75,9 +75,6 @@ typedef enum {
     FW_HEADER_ESTRING = -7,     /* version string not terminated or not printable */
     FW_HEADER_EINVAL = -8,      /* bad argument to fw_header_stamp */
 } fw_header_status_t;
-
-/* CRC-32 (reflected, polynomial 0xEDB88320, as zlib's crc32()). Start with crc = 0. */
-uint32_t fw_crc32(uint32_t crc, const uint8_t *data, size_t len);
 
 /* Checks the header of the image at image[0..len) and, with check_image, the image CRC (len
  * must then cover image_bytes). Fills out (may be NULL) when the header itself is sound. */

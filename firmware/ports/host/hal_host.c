@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fw_header.h"
 #include "hal.h"
 #include "microt.pb.h"
 #include "microt_core.h"
@@ -145,9 +146,19 @@ hal_status_t hal_flash_program(hal_region_t region, uint32_t offset, const uint8
     return HAL_OK;
 }
 
+/* The version stamped in the header of the image at the flash base (what the ROM bootloader
+ * wrote there), read once per boot; the build's own version when there is no sound image. */
 const char *hal_firmware_version(void)
 {
-    return MICROT_FW_VERSION;
+    static fw_header_t hdr;
+    static uint32_t parsed_at_boot;
+    static bool have;
+    if (parsed_at_boot != sim.boot_count || parsed_at_boot == 0) {
+        uint32_t len = sim.flash.size_bytes < SIM_FW_BYTES ? sim.flash.size_bytes : SIM_FW_BYTES;
+        have = sim.flash.base != NULL && fw_header_parse(sim.flash.base, len, &hdr);
+        parsed_at_boot = sim.boot_count;
+    }
+    return have ? hdr.version : MICROT_FW_VERSION;
 }
 
 uint32_t hal_boot_count(void)

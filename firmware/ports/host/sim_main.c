@@ -6,11 +6,15 @@
  * file (--flash FILE), so a restarted simulator keeps the models it was given.
  *
  *   microt-sim --pty /tmp/board0 --board h7a3zi|l4r5zi [--uid HEX24] [--flash FILE]
- *              [--baud N] [--turn-latency-us N] [--camera DIR]
+ *              [--bootloader] [--baud N] [--turn-latency-us N] [--camera DIR]
  *
- * --baud paces the serial line like a real 8N1 UART behind a USB adapter whose latency is
- * --turn-latency-us (sim_uart.h), so a push's throughput is what the wire would give; --camera
- * gives the board a camera whose frames are the PGM/PPM files of DIR (sim_camera.h).
+ * --baud paces the serial line like a real UART behind a USB adapter whose latency is
+ * --turn-latency-us: the application's 8N1 link through sim_uart.h (full duplex), the ROM
+ * bootloader's 8E1 traffic through sim_line.h (half duplex, as AN3155 is). --camera gives the
+ * board a camera whose frames are the PGM/PPM files of DIR (sim_camera.h).
+ * --bootloader starts the part in its ROM bootloader (sim_bootrom.c, AN3155), as BOOT0 high
+ * would; Reboot{BOOTLOADER} gets there too. After a Go to a bootable image the firmware starts
+ * and reports the version in that image's header; a Go to a blank image stays in the bootloader.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,18 +28,52 @@
 #include <unistd.h>
 
 #include "microt_core.h"
+#include "sim_bootrom.h"
 #include "sim_camera.h"
+#include "sim_line.h"
 #include "sim_port.h"
 #include "sim_uart.h"
 
 static volatile sig_atomic_t sim_stop;
 static char sim_link_path[4096];
 static int sim_slave_fd = -1; /* static: survives the reset longjmp */
+static int sim_stop_pipe[2] = {-1, -1}; /* wakes the ROM bootloader's blocking wait on a signal */
+static int sim_in_bootrom;              /* static: read after the reset longjmp */
+static sim_line_t sim_line;
 
 static void sim_on_signal(int sig)
 {
     (void)sig;
     sim_stop = 1;
+    if (sim_stop_pipe[1] >= 0) {
+        ssize_t r = write(sim_stop_pipe[1], "x", 1);
+        (void)r;
+    }
+}
+
+/* The part in its ROM bootloader until a Go to a bootable image (returns 0: start the firmware)
+ * or a signal (returns -1). */
+static int sim_run_bootrom(void)
+{
+    const sim_chip_t *chip = sim_chip_by_name(sim.board.name);
+    sim_bootrom_opts_t o = {.line = &sim_line, .stop_fd = sim_stop_pipe[0]};
+    if (chip == NULL)
+        return -1;
+    while (!sim_stop) {
+        uint32_t go = 0;
+        fprintf(stderr, "microt-sim: in the ROM bootloader (%s, ID 0x%03x)\n", chip->part,
+                chip->chip_id);
+        sim_bootrom_result_t r = sim_bootrom_serve(sim.uart_fd, &sim.flash, chip, &o, &go);
+        if (r != SIM_BOOTROM_GO)
+            return -1;
+        if (sim_bootrom_image_bootable(&sim.flash, chip, go)) {
+            fprintf(stderr, "microt-sim: Go 0x%08x: starting the firmware\n", go);
+            return 0;
+        }
+        fprintf(stderr, "microt-sim: Go 0x%08x: no bootable image there, back to the bootloader\n",
+                go);
+    }
+    return -1;
 }
 
 static void sim_usage(FILE *out)
@@ -46,7 +84,8 @@ static void sim_usage(FILE *out)
             "  --board NAME   part to model (default h7a3zi)\n"
             "  --uid HEX24    96-bit unique ID as 24 hex digits (default: derived from --pty)\n"
             "  --flash FILE   persistent flash image (default: memory only)\n"
-            "  --baud N       pace the serial line at N baud, 8N1 (default 0: unpaced)\n"
+            "  --bootloader   start in the ROM bootloader (AN3155 over the pty)\n"
+            "  --baud N       pace the serial line at N baud (default 0: unpaced)\n"
             "  --turn-latency-us N  adapter latency at each turn of direction (default 0)\n"
             "  --camera DIR   camera frames: the .pgm/.ppm files of DIR, in name order\n");
 }
@@ -126,7 +165,7 @@ int main(int argc, char **argv)
         {"pty", required_argument, NULL, 'p'},   {"board", required_argument, NULL, 'b'},
         {"uid", required_argument, NULL, 'u'},   {"flash", required_argument, NULL, 'f'},
         {"baud", required_argument, NULL, 'B'},  {"turn-latency-us", required_argument, NULL, 'L'},
-        {"camera", required_argument, NULL, 'c'},
+        {"camera", required_argument, NULL, 'c'}, {"bootloader", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     const char *pty_link = NULL, *board_name = "h7a3zi", *uid_hex = NULL, *flash_path = NULL;
@@ -160,6 +199,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'h': sim_usage(stdout); return 0;
+        case 'R': sim_in_bootrom = 1; break;
         default: sim_usage(stderr); return 2;
         }
     }
@@ -167,6 +207,7 @@ int main(int argc, char **argv)
         sim_usage(stderr);
         return 2;
     }
+    sim_line_init(&sim_line, (uint32_t)baud, (uint32_t)turn_latency_us);
     board = sim_board_by_name(board_name);
     if (board == NULL) {
         fprintf(stderr, "microt-sim: unknown board '%s' (h7a3zi or l4r5zi)\n", board_name);
@@ -207,6 +248,10 @@ int main(int argc, char **argv)
     }
     snprintf(sim_link_path, sizeof(sim_link_path), "%s", pty_link);
 
+    if (pipe2(sim_stop_pipe, O_CLOEXEC) != 0) {
+        fprintf(stderr, "microt-sim: pipe: %s\n", strerror(errno));
+        goto out;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = sim_on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -216,7 +261,14 @@ int main(int argc, char **argv)
     fprintf(stderr, "microt-sim: %s board on %s -> %s\n", board->name, pty_link, slave_name);
     /* Each pass of this loop is one reset of the simulated part. */
     if (setjmp(sim.reset_jmp) != 0 && sim.reboot_target == HAL_BOOT_BOOTLOADER)
-        fprintf(stderr, "microt-sim: this build has no ROM bootloader model; restarting the application\n");
+        sim_in_bootrom = 1;
+    if (sim_in_bootrom) {
+        sim_in_bootrom = 0;
+        if (sim_run_bootrom() != 0) {
+            rc = 0;
+            goto out;
+        }
+    }
     sim_port_reset();
     microt_core_init();
     while (!sim_stop)
@@ -229,6 +281,10 @@ out:
         close(sim_slave_fd);
     if (sim.uart_fd > 0)
         close(sim.uart_fd);
+    if (sim_stop_pipe[0] >= 0) {
+        close(sim_stop_pipe[0]);
+        close(sim_stop_pipe[1]);
+    }
     sim_flash_close(&sim.flash);
     return rc;
 }
