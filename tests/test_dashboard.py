@@ -256,14 +256,16 @@ def js_errors(drv):
 
 def type_into(drv, element_id, *keys):
     """send_keys to an element found afresh: live updates may have redrawn it meanwhile."""
-    from selenium.common.exceptions import StaleElementReferenceException
-    for attempt in range(5):
+    from selenium.common.exceptions import ElementNotInteractableException, StaleElementReferenceException
+    last = None
+    for attempt in range(20):
         try:
             drv.find_element(By.ID, element_id).send_keys(*keys)
             return
-        except StaleElementReferenceException:
+        except (StaleElementReferenceException, ElementNotInteractableException) as e:
+            last = e  # being redrawn, or still disabled until the redraw that enables it
             time.sleep(0.2)
-    fail(f"#{element_id} kept being redrawn")
+    fail(f"#{element_id} could not be typed into: {str(last).splitlines()[0]}")
 
 
 def row_state(drv, uid):
