@@ -3,7 +3,7 @@
 
 import { get } from "./api.js";
 import { on } from "./live.js";
-import { h, clear, fmtBytes } from "./ui.js";
+import { h, fmtBytes } from "./ui.js";
 
 const PHASES = {
   connect: "Connecting",

@@ -117,10 +117,6 @@ export function toast(text, bad = false) {
   setTimeout(() => t.remove(), bad ? 8000 : 4000);
 }
 
-export function shortId(id) {
-  return id ? `${id.slice(0, 6)}…${id.slice(-6)}` : "";
-}
-
 export function emptyState(title, ...lines) {
   return h("div", { class: "empty" }, h("strong", {}, title), lines.map((l) => h("p", {}, l)));
 }
