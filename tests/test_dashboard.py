@@ -504,6 +504,14 @@ def test_personalization(gw, drv):
         new = max(page["samples"], key=lambda x: x["id"])
         if new["label"] != "sneaker" or new["source"] != "my-sneaker.pgm":
             fail(f"uploaded sample stored as {new}")
+        # Its picture: a PNG of the model's input size (the tensor the board gets, as pixels).
+        with urllib.request.urlopen(gw.base + f"/api/devices/{uid}/samples/{new['id']}/image") as r:
+            png = r.read()
+        w, hgt, depth, ctype = struct.unpack(">IIBB", png[16:26])
+        st, m = gw.api("GET", f"/api/devices/{uid}/model")
+        if png[:8] != b"\x89PNG\r\n\x1a\n" or [hgt, w] != m["model"]["input_shape"][:2] or \
+                ctype != (2 if m["model"]["input_shape"][2] == 3 else 0):
+            fail(f"sample picture: {png[:8]!r} {w}x{hgt} colour type {ctype}, model input {m['model']['input_shape']}")
         sel = f'#gallery li[data-id="{new["id"]}"]'
         WebDriverWait(drv, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, sel)))
         wait_for("its picture drawn", lambda: drv.execute_script(
