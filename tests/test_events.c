@@ -6,7 +6,9 @@
  * once, in seq order, none lost while the queue is big enough). HTTP: the real REST API on a
  * free port with a temporary SQLite store, read over a plain socket: the stream greets with
  * "ready", carries a published event as an SSE record, and http_api_stop ends an open stream
- * at once (the client sees the end, the stop does not wait for a heartbeat).
+ * at once (the client sees the end, the stop does not wait for a heartbeat). The read-only
+ * /vendor/ root the dashboard loads Chart.js from (added with the stream): its files are served,
+ * nothing outside it is, whether by "..", encoded "..", or a symlink.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,12 +18,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <curl/curl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -281,6 +285,82 @@ static void test_sse_stop_ends_stream(void **state)
         ; /* the end of the chunked body, then EOF */
 }
 
+static size_t vendor_body(char *p, size_t size, size_t n, void *arg)
+{
+    char *out = arg;
+    size_t have = strlen(out), add = size * n;
+    if (have + add < 256) {
+        memcpy(out + have, p, add);
+        out[have + add] = '\0';
+    }
+    return size * n;
+}
+
+static long vendor_get(uint16_t port, const char *path, char body[256])
+{
+    char url[512];
+    long status = -1;
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    body[0] = '\0';
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* send ".." as it is */
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, vendor_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+static void test_vendor_root(void **state)
+{
+    char dir[64], path[256], target[256], body[256], err[256];
+    store_t *store = NULL;
+    http_api_t *api = NULL;
+    FILE *fp;
+    snprintf(dir, sizeof dir, "/tmp/test_events_vendor.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/js", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/js/lib", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/js/lib/lib.min.js", dir);
+    assert_non_null(fp = fopen(path, "w"));
+    fputs("var lib = 1;", fp);
+    fclose(fp);
+    snprintf(target, sizeof target, "%s/secret.txt", dir);
+    assert_non_null(fp = fopen(target, "w"));
+    fputs("outside the vendor root", fp);
+    fclose(fp);
+    snprintf(path, sizeof path, "%s/js/escape.js", dir);
+    assert_int_equal(symlink(target, path), 0);
+    snprintf(path, sizeof path, "%s/microt.db", dir);
+    assert_int_equal(store_open(path, &store, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/js", dir);
+    http_api_config_t cfg = {.token = "test-token-0123456789", .store = store, .vendor_root = path};
+    assert_int_equal(http_api_start(&api, &cfg), 0);
+    uint16_t port = http_api_port(api);
+
+    assert_int_equal(vendor_get(port, "/vendor/lib/lib.min.js", body), 200);
+    assert_string_equal(body, "var lib = 1;");
+    const char *bad[] = {"/vendor/../secret.txt", "/vendor/lib/../../secret.txt",
+                         "/vendor/%2e%2e/secret.txt", "/vendor/escape.js", "/vendor/lib",
+                         "/vendor/lib/", "/vendor/none.js", "/vendor/.."};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        long st = vendor_get(port, bad[i], body);
+        if (st != 404)
+            print_error("%s -> %ld\n", bad[i], st);
+        assert_int_equal(st, 404);
+        assert_null(strstr(body, "outside"));
+    }
+    http_api_stop(api);
+    store_close(store);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_threads),
         cmocka_unit_test_setup_teardown(test_sse_stream, http_setup, http_teardown),
         cmocka_unit_test_setup_teardown(test_sse_stop_ends_stream, http_setup, http_teardown),
+        cmocka_unit_test(test_vendor_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
