@@ -135,7 +135,8 @@ FUZZ_SECONDS ?= 30
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(INCS) -D_GNU_SOURCE -DMICROT_FUZZ
-FUZZ_LIB_SRCS := $(PROTO_SRCS) $(CORE_SRCS) $(HOST_SRCS) $(DAEMON_SRCS)
+# Lazy (=): mk/db.mk defines the generated SQL source after this point.
+FUZZ_LIB_SRCS = $(PROTO_SRCS) $(CORE_SRCS) $(HOST_SRCS) $(DAEMON_SRCS) $(DB_SQL_C)
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) | $(GEN_H)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(HOST_LIBS)
