@@ -8,12 +8,15 @@ Checks, each through the page as a person uses it and cross-checked through the 
   unlocks changes;
 - a board killed turns offline on the open page without a reload (the event stream), and comes
   back online when restarted;
-- with a board given the real ProxylessNAS part model, Fashion-MNIST samples and a training
-  (through the REST API, as microtctl would): moving the ratio slider on its page (keyboard: End,
-  then Home) changes the ratio the board reports through the API, and its next inferences follow
-  (many stage-1 exits at ratio 1, few at ratio 0); a picture uploaded through the page becomes a
-  sample, relabeled and deleted through the page; a picture classified through the page shows
-  its stage, confidence, cycles and energy. This part skips (saying so) without
+- with a board given the real ProxylessNAS part model (uploaded through its page, the push's
+  progress shown) and Fashion-MNIST samples, trained through its page: moving the ratio slider
+  (keyboard: End, then Home) changes the ratio the board reports through the API, and its next
+  inferences follow (many stage-1 exits at ratio 1, few at ratio 0); the accuracy-floor and
+  energy-budget modes make the gateway pick a ratio that the board's curve justifies; a picture
+  chosen or dropped on the page becomes a sample (its PNG the model's input size), relabeled and
+  deleted there; the board's camera adds one; a picture classified on the page shows its stage,
+  confidence, cycles and energy; the activity chart appears live; the Boards page shows the
+  board's ratio, accuracy, energy and exit rate. This part skips (saying so) without
   ../shared/models (MICROT_SHARED) or Debian's dataset-fashion-mnist.
 Screenshots of the pages (desktop and phone widths) go to build/screenshots/ (not in the repo).
 Exit 0 pass, 77 skip (no chromium / chromedriver / selenium), 1 fail.
@@ -526,6 +529,21 @@ def test_personalization(gw, drv):
         WebDriverWait(drv, 10).until(EC.element_to_be_clickable((By.CSS_SELECTOR, sel + " button"))).click()
         wait_for("the sample deleted",
                  lambda: gw.api("GET", f"/api/devices/{uid}/samples?limit=0")[1]["total"] == before["total"], 5)
+
+        # Drag and drop: a file dropped on the drop zone (the browser's own drop event).
+        type_into(drv, "upload-label", Keys.CONTROL, "a")
+        type_into(drv, "upload-label", "coat")
+        import base64
+        drv.execute_script(
+            "const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));"
+            "const dt = new DataTransfer();"
+            "dt.items.add(new File([bytes], 'dropped-coat.pgm', {type: 'image/x-portable-graymap'}));"
+            "document.getElementById('sample-drop').dispatchEvent("
+            "  new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));",
+            base64.b64encode(pgm(tr, tc, timages, held_out[4])).decode())
+        wait_for("the dropped picture stored as a sample", lambda: any(
+            x["source"] == "dropped-coat.pgm" and x["label"] == "coat"
+            for x in gw.api("GET", f"/api/devices/{uid}/samples?after={new['id'] - 1}&limit=10")[1]["samples"]), 10)
 
         # A picture taken by the board's own camera, labeled with a trained class.
         if "capture" in (gw.device(uid) or {}).get("capabilities", []):
