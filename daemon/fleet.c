@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <glob.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +49,8 @@ typedef enum { CALL_IDLE, CALL_QUEUED, CALL_SENT, CALL_DONE } call_state_t;
 typedef struct session {
     fleet_t *fleet;
     char path[256];
+    char claimed[4096];         /* resolved device path while open (guarded by fleet mu) */
+    atomic_int yield_req;       /* a newer path names the same device: let it have the line */
     int from_pattern;           /* found by a glob/auto scan: ends when its path disappears */
     pthread_t thread;
     int wake_fd;
@@ -401,7 +405,7 @@ static void session_serve(session_t *s)
     if (session_hello(s) != 0)
         return;
     s->last_rx_ns = fleet_now_ns();
-    while (!atomic_load(&s->stop) && !s->lost) {
+    while (!atomic_load(&s->stop) && !s->lost && !atomic_load(&s->yield_req)) {
         uint64_t idle_ms = (fleet_now_ns() - s->last_rx_ns) / 1000000ull;
         if (s->rehello) {
             s->rehello = 0;
@@ -424,16 +428,68 @@ static void session_serve(session_t *s)
     }
 }
 
+/* Claims the device a path resolves to. Two paths can name one device: a stale symlink left by a
+ * killed simulator may point at a pty number the kernel has since given to a new board. Only one
+ * session may talk to a device, or both would read half of its bytes. */
+static int64_t session_path_mtime_ns(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+static int session_claim(session_t *s)
+{
+    fleet_t *f = s->fleet;
+    char real[sizeof(s->claimed)];
+    int rc = 0;
+    if (realpath(s->path, real) == NULL)
+        return errno == ENOENT ? MT_ENOTFOUND : MT_EIO;
+    pthread_mutex_lock(&f->mu);
+    for (unsigned i = 0; i < f->n_sessions; i++) {
+        session_t *h = f->sessions[i];
+        if (h == s || strcmp(h->claimed, real) != 0)
+            continue;
+        rc = MT_EBUSY;
+        /* The path made last is the live one (a board re-plugged on a new path); the other is
+         * a leftover, and its session steps aside. */
+        if (session_path_mtime_ns(s->path) > session_path_mtime_ns(h->path))
+            atomic_store(&h->yield_req, 1);
+    }
+    if (rc == 0) {
+        memcpy(s->claimed, real, sizeof(real));
+        atomic_store(&s->yield_req, 0);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+static void session_unclaim(session_t *s)
+{
+    pthread_mutex_lock(&s->fleet->mu);
+    s->claimed[0] = '\0';
+    pthread_mutex_unlock(&s->fleet->mu);
+}
+
 static void *session_main(void *arg)
 {
     session_t *s = arg;
     while (!atomic_load(&s->stop)) {
-        int rc = transport_open(s->path, s->fleet->cfg.baud, &s->tr);
+        int rc = session_claim(s);
+        if (rc == 0) {
+            rc = transport_open(s->path, s->fleet->cfg.baud, &s->tr);
+            if (rc != 0)
+                session_unclaim(s);
+        }
         if (rc == 0) {
             session_serve(s);
-            session_go_offline(s, s->lost ? "link lost" : "no answer");
+            session_go_offline(s, atomic_load(&s->yield_req) ? "seen on another port"
+                                  : s->lost                    ? "link lost"
+                                                               : "no answer");
             transport_close(s->tr);
             s->tr = NULL;
+            session_unclaim(s);
         } else if (rc == MT_ENOTFOUND && s->from_pattern) {
             break; /* the scanner found it once; it is gone, and a new path gets a new session */
         }
