@@ -46,6 +46,10 @@
 
 typedef enum { CALL_IDLE, CALL_QUEUED, CALL_SENT, CALL_DONE } call_state_t;
 
+/* Lending the port to a flash job: NONE -> REQUESTED (borrower) -> BUSY (session took it up:
+ * reboot RPC) -> LENT or FAILED -> RETURNED (borrower) -> NONE (session). */
+typedef enum { LEND_NONE, LEND_REQUESTED, LEND_BUSY, LEND_LENT, LEND_FAILED, LEND_RETURNED } lend_state_t;
+
 typedef struct session {
     fleet_t *fleet;
     char path[256];
@@ -72,6 +76,17 @@ typedef struct session {
     microt_Message *call_reply;
 
     pthread_mutex_t call_mu;    /* one caller at a time per device */
+
+    /* Guarded by mu: the port lent to a flash job (fleet_borrow_port). lend_req mirrors
+     * "REQUESTED" so the session's loops can notice it without the lock. */
+    atomic_int lend_req;
+    lend_state_t lend_state;
+    int lend_reboot;
+    int lend_result;
+    char lend_err[192];
+    char lend_id[FLEET_ID_CHARS]; /* the device the borrower named (the session may not know it
+                                     yet: a daemon started while the board sat in its bootloader) */
+    transport_t *lend_tr;
 
     /* Session thread only. */
     transport_t *tr;
@@ -167,8 +182,9 @@ static void session_deliver(void *ctx, const uint8_t *payload, size_t len)
         s->fleet->event_fn != NULL && s->id[0] != '\0')
         s->fleet->event_fn(s->fleet->event_ctx, s->id, &s->rx_msg);
     if (s->rx_msg.id == 0) {
-        /* A Boot we have not seen (its count differs from the hello's) means the board reset. */
-        if (s->rx_msg.which_body == microt_Message_boot_tag &&
+        /* A Boot we have not seen (its count differs from the hello's) means the board reset;
+         * before the first hello has answered, that answer is news enough. */
+        if (s->rx_msg.which_body == microt_Message_boot_tag && s->online &&
             s->rx_msg.body.boot.boot_count != s->info.boot_count)
             s->rehello = 1;
         return;
@@ -255,6 +271,8 @@ static int session_rpc(session_t *s, microt_Message *req, uint32_t timeout_ms)
         return rc;
     while (!s->sync_done && !s->lost && !atomic_load(&s->stop)) {
         uint32_t spent = fleet_now_ms() - start;
+        if (atomic_load(&s->lend_req))
+            return MT_EBUSY; /* a flash job wants the line: a Hello to a bootloader is pointless */
         if (spent >= timeout_ms)
             return MT_ETIMEOUT;
         session_pump(s, (int)(timeout_ms - spent));
@@ -405,7 +423,8 @@ static void session_serve(session_t *s)
     if (session_hello(s) != 0)
         return;
     s->last_rx_ns = fleet_now_ns();
-    while (!atomic_load(&s->stop) && !s->lost && !atomic_load(&s->yield_req)) {
+    while (!atomic_load(&s->stop) && !s->lost && !atomic_load(&s->yield_req) &&
+           !atomic_load(&s->lend_req)) {
         uint64_t idle_ms = (fleet_now_ns() - s->last_rx_ns) / 1000000ull;
         if (s->rehello) {
             s->rehello = 0;
@@ -472,6 +491,88 @@ static void session_unclaim(session_t *s)
     pthread_mutex_unlock(&s->fleet->mu);
 }
 
+/* Lends the open port to the flash job that asked (fleet_borrow_port) and waits until it is
+ * returned. With a reboot wanted, the firmware is first asked for Reboot{BOOTLOADER}; its
+ * acknowledgement is the last link traffic, so the job then has a line that only the ROM
+ * bootloader speaks on. */
+static void session_lend(session_t *s)
+{
+    char err[sizeof(s->lend_err)] = "";
+    char id[FLEET_ID_CHARS];
+    int reboot, online, rc = 0;
+
+    pthread_mutex_lock(&s->mu);
+    atomic_store(&s->lend_req, 0);
+    if (s->lend_state != LEND_REQUESTED) { /* the borrower gave up meanwhile */
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    s->lend_state = LEND_BUSY;
+    reboot = s->lend_reboot;
+    online = s->online;
+    memcpy(id, s->id[0] != '\0' ? s->id : s->lend_id, sizeof(id));
+    pthread_mutex_unlock(&s->mu);
+
+    if (reboot) {
+        microt_Message req;
+        memset(&req, 0, sizeof(req));
+        req.which_body = microt_Message_reboot_tag;
+        req.body.reboot.target = microt_Reboot_Target_BOOTLOADER;
+        if (!online) {
+            rc = MT_EOFFLINE;
+            snprintf(err, sizeof(err), "board %s is not running its firmware (no Hello), so it "
+                     "cannot be asked to reboot; flash it with entry 'bootloader' or 'dtr-rts'", id);
+        } else if ((rc = session_rpc(s, &req, s->fleet->cfg.request_timeout_ms)) != 0) {
+            snprintf(err, sizeof(err), "board %s did not accept Reboot{BOOTLOADER}: %s", id,
+                     rc == MT_EDEVICE ? s->sync_reply.body.error.message : mt_strerror(rc));
+        } else if (s->sync_reply.which_body != microt_Message_ack_tag) {
+            rc = MT_EPROTO;
+            snprintf(err, sizeof(err), "board %s answered Reboot{BOOTLOADER} with message %u, "
+                     "not an Ack", id, (unsigned)s->sync_reply.which_body);
+        } else {
+            /* Let the link's last acknowledgements out before the line changes protocol. */
+            for (int i = 0; i < 5; i++)
+                session_pump(s, 20);
+        }
+    }
+    if (rc == 0) {
+        pthread_mutex_lock(&s->mu);
+        s->online = 0;
+        if (s->call_state == CALL_QUEUED || s->call_state == CALL_SENT) {
+            s->call_result = MT_EOFFLINE;
+            s->call_state = CALL_DONE;
+            pthread_cond_broadcast(&s->cv);
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (id[0] != '\0')
+            (void)store_device_set_state(s->fleet->store, id, "bootloader",
+                                         "port lent to a flash job", fleet_wall_ms());
+        fprintf(stderr, "microtd: %s: board %s: port lent to a flash job\n", s->path, id);
+    }
+
+    pthread_mutex_lock(&s->mu);
+    if (rc != 0) {
+        s->lend_state = LEND_FAILED;
+        s->lend_result = rc;
+        memcpy(s->lend_err, err, sizeof(err));
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    s->lend_tr = s->tr;
+    s->lend_state = LEND_LENT;
+    pthread_cond_broadcast(&s->cv);
+    /* The job owns the line until it returns it, even through a fleet stop: closing the port
+     * under a running flash would leave the board half written. */
+    while (s->lend_state != LEND_RETURNED)
+        pthread_cond_wait(&s->cv, &s->mu);
+    s->lend_state = LEND_NONE;
+    s->lend_tr = NULL;
+    pthread_mutex_unlock(&s->mu);
+    transport_flush_input(s->tr); /* the bootloader's last bytes are not link frames */
+    fprintf(stderr, "microtd: %s: port returned by the flash job\n", s->path);
+}
+
 static void *session_main(void *arg)
 {
     session_t *s = arg;
@@ -483,7 +584,19 @@ static void *session_main(void *arg)
                 session_unclaim(s);
         }
         if (rc == 0) {
-            session_serve(s);
+            /* Serve; a lend request interrupts serving, and after the port comes back the
+             * session starts over with a fresh link and Hello on the same open port. */
+            for (;;) {
+                if (atomic_load(&s->lend_req)) {
+                    session_lend(s);
+                    if (atomic_load(&s->stop))
+                        break;
+                    s->lost = 0;
+                }
+                session_serve(s);
+                if (!atomic_load(&s->lend_req) || s->lost || atomic_load(&s->stop))
+                    break;
+            }
             session_go_offline(s, atomic_load(&s->yield_req) ? "seen on another port"
                                   : s->lost                    ? "link lost"
                                                                : "no answer");
@@ -493,7 +606,8 @@ static void *session_main(void *arg)
         } else if (rc == MT_ENOTFOUND && s->from_pattern) {
             break; /* the scanner found it once; it is gone, and a new path gets a new session */
         }
-        for (unsigned i = 0; i < FLEET_REOPEN_MS / 50 && !atomic_load(&s->stop); i++)
+        for (unsigned i = 0;
+             i < FLEET_REOPEN_MS / 50 && !atomic_load(&s->stop) && !atomic_load(&s->lend_req); i++)
             usleep(50000);
     }
     return NULL;
@@ -771,4 +885,117 @@ int fleet_ping(fleet_t *f, const char *id, uint32_t *rtt_us)
         return MT_EPROTO;
     *rtt_us = (uint32_t)((fleet_now_ns() - t0) / 1000u);
     return 0;
+}
+
+/* ---- lending a port to a flash job ---- */
+
+/* The session that talks, or last talked, to the device: online first; else one that said
+ * Hello under this id before (a board now in its bootloader); else the one on the port the
+ * store last saw it on (a daemon started while the board sat in its bootloader). */
+static session_t *fleet_find_any(fleet_t *f, const char *id)
+{
+    session_t *best = fleet_find(f, id);
+    store_device_row_t row;
+    if (best != NULL)
+        return best;
+    pthread_mutex_lock(&f->mu);
+    for (unsigned i = 0; i < f->n_sessions && best == NULL; i++) {
+        session_t *s = f->sessions[i];
+        pthread_mutex_lock(&s->mu);
+        if (strcmp(s->id, id) == 0)
+            best = s;
+        pthread_mutex_unlock(&s->mu);
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (best != NULL || store_device_get(f->store, id, &row) != 0)
+        return best;
+    pthread_mutex_lock(&f->mu);
+    for (unsigned i = 0; i < f->n_sessions && best == NULL; i++)
+        if (strcmp(f->sessions[i]->path, row.dev.port) == 0)
+            best = f->sessions[i];
+    pthread_mutex_unlock(&f->mu);
+    return best;
+}
+
+int fleet_borrow_port(fleet_t *f, const char *id, int reboot_to_bootloader, uint32_t timeout_ms,
+                      transport_t **tr, char *err, size_t err_len)
+{
+    session_t *s = fleet_find_any(f, id);
+    struct timespec deadline;
+    uint64_t v = 1;
+    int rc;
+
+    *tr = NULL;
+    if (s == NULL) {
+        snprintf(err, err_len, "no port of this daemon has seen board %s", id);
+        return MT_ENOTFOUND;
+    }
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000u;
+    deadline.tv_nsec += (long)(timeout_ms % 1000u) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (s->lend_state != LEND_NONE) {
+        pthread_mutex_unlock(&s->mu);
+        snprintf(err, err_len, "the port of board %s is already lent to a flash job", id);
+        return MT_EBUSY;
+    }
+    s->lend_state = LEND_REQUESTED;
+    s->lend_reboot = reboot_to_bootloader;
+    snprintf(s->lend_id, sizeof(s->lend_id), "%s", id);
+    s->lend_err[0] = '\0';
+    atomic_store(&s->lend_req, 1);
+    (void)!write(s->wake_fd, &v, sizeof(v));
+    for (;;) {
+        if (s->lend_state == LEND_LENT) {
+            *tr = s->lend_tr;
+            rc = 0;
+            break;
+        }
+        if (s->lend_state == LEND_FAILED) {
+            rc = s->lend_result;
+            snprintf(err, err_len, "%s", s->lend_err);
+            s->lend_state = LEND_NONE;
+            break;
+        }
+        /* Once the session took the request up it answers within its RPC deadline; before
+         * that the request can be withdrawn (port not openable, e.g. the board unplugged). */
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT &&
+            s->lend_state == LEND_REQUESTED) {
+            s->lend_state = LEND_NONE;
+            atomic_store(&s->lend_req, 0);
+            snprintf(err, err_len, "the port %s of board %s could not be taken over within %u ms",
+                     s->path, id, timeout_ms);
+            rc = MT_ETIMEOUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void fleet_return_port(fleet_t *f, const char *id, transport_t *tr)
+{
+    uint64_t v = 1;
+    (void)id;
+    pthread_mutex_lock(&f->mu);
+    for (unsigned i = 0; i < f->n_sessions; i++) {
+        session_t *s = f->sessions[i];
+        pthread_mutex_lock(&s->mu);
+        if (s->lend_state == LEND_LENT && s->lend_tr == tr) {
+            s->lend_state = LEND_RETURNED;
+            pthread_cond_broadcast(&s->cv);
+            (void)!write(s->wake_fd, &v, sizeof(v));
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
+uint32_t fleet_baud(const fleet_t *f)
+{
+    return f->cfg.baud;
 }

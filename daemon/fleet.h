@@ -21,6 +21,7 @@
 #define FLEET_ID_CHARS 25 /* 24 hex digits + NUL */
 
 typedef struct fleet fleet_t;
+struct transport;
 
 typedef struct {
     const char *ports[FLEET_MAX_PORTS]; /* paths; "auto" = every USB serial port libserialport finds */
@@ -69,5 +70,22 @@ void fleet_set_event_handler(fleet_t *fleet, fleet_event_fn fn, void *ctx);
 
 /* Pings an online device; fills the round trip in microseconds. */
 int fleet_ping(fleet_t *fleet, const char *id, uint32_t *rtt_us);
+
+/* ---- handing a port to a flash job ----
+ * The session of the device (online, or last seen under that id on its port, e.g. a board
+ * sitting in its ROM bootloader) stops reading its port and lends the open transport to the
+ * caller. With reboot_to_bootloader it first asks the running firmware for Reboot{BOOTLOADER}
+ * and waits for the acknowledgement (the board is then on its way into system memory). The
+ * device's state in the store becomes "bootloader"; calls to it fail with MT_EOFFLINE while the
+ * port is lent. MT_ENOTFOUND when no session ever knew the device, MT_EBUSY when its port is
+ * already lent, MT_ETIMEOUT when the session could not open the port within timeout_ms, and the
+ * RPC's error when the firmware refused the reboot (then nothing was lent). err gets a sentence. */
+int fleet_borrow_port(fleet_t *fleet, const char *id, int reboot_to_bootloader,
+                      uint32_t timeout_ms, struct transport **tr, char *err, size_t err_len);
+/* The line rate of real UARTs (fleet_config_t.baud, default 115200). */
+uint32_t fleet_baud(const fleet_t *fleet);
+/* Gives the port back: the session starts a fresh link and says Hello (a board that booted a
+ * new image reports its new firmware version; one still in its bootloader stays "bootloader"). */
+void fleet_return_port(fleet_t *fleet, const char *id, struct transport *tr);
 
 #endif /* MICROT_FLEET_H */

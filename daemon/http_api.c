@@ -568,8 +568,11 @@ out:
     return doc;
 }
 
+static json_t *http_h_index(http_req_t *rq, unsigned *status);
+
 /* Every API route. A route that changes anything sets changes = true (bearer token). */
 static const http_route_t http_routes[] = {
+    {"GET", "/api", http_h_index, false, false},
     {"GET", "/api/health", http_h_health, false, false},
     {"GET", "/api/devices", http_h_devices, false, false},
     {"GET", "/api/devices/{id}", http_h_device, false, false},
@@ -581,6 +584,18 @@ static const http_route_t http_routes[] = {
     {"GET", "/api/devices/{id}/samples/{sample}/image", http_h_sample_image, false, false},
     HTTP_WF_ROUTES
 };
+
+/* The route table itself, so clients (and the docs test) can see what exists. */
+static json_t *http_h_index(http_req_t *rq, unsigned *status)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < sizeof http_routes / sizeof http_routes[0]; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:b}", "method", http_routes[i].method,
+                                              "path", http_routes[i].pattern,
+                                              "token", http_routes[i].changes));
+    *status = 200;
+    return json_pack("{s:o}", "routes", list);
+}
 
 /* ---- routing ---- */
 

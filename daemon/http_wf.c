@@ -246,6 +246,41 @@ json_t *http_wf_device_model_push(http_req_t *rq, unsigned *status)
     return http_wf_started(status, http_wf(rq), job, NULL);
 }
 
+/* POST /api/devices/{id}/flash?format=auto|bin|hex|elf&base=ADDR&entry=rpc|bootloader|dtr-rts:SEQ
+ * with the image as the raw body: checked against the board's part, then a flash job. */
+json_t *http_wf_device_flash(http_req_t *rq, unsigned *status)
+{
+    char id[STORE_ID_CHARS], err[HTTP_WF_ERR_CHARS] = "";
+    flash_job_params_t p;
+    int64_t job = 0;
+    json_t *doc = NULL;
+    const char *base = http_wf_query(rq, "base"), *entry = http_wf_query(rq, "entry");
+    if (http_wf(rq) == NULL)
+        return http_wf_unavailable(status);
+    if (http_device_id(rq, id, &doc, status) == NULL)
+        return doc;
+    memset(&p, 0, sizeof p);
+    if (flash_job_parse_format(http_wf_query(rq, "format"), &p.format) != 0)
+        return http_fail_status(status, 400, "invalid_argument",
+                                "format must be auto, bin, hex or elf");
+    p.base = 0x08000000u;
+    if (base != NULL) {
+        char *end = NULL;
+        unsigned long long v = strtoull(base, &end, 0);
+        if (base[0] < '0' || base[0] > '9' || *end != '\0' || v > 0xFFFFFFFFull)
+            return http_fail_status(status, 400, "invalid_argument",
+                                    "base must be an address such as 0x08000000");
+        p.base = (uint32_t)v;
+    }
+    if (entry != NULL && strlen(entry) >= sizeof p.entry)
+        return http_fail_status(status, 400, "invalid_argument", "entry is too long");
+    snprintf(p.entry, sizeof p.entry, "%s", entry ? entry : "rpc");
+    int rc = wf_flash(http_wf(rq), id, rq->raw, rq->raw_len, &p, &job, err, sizeof err);
+    if (rc < 0)
+        return http_wf_fail(status, rc, err);
+    return http_wf_started(status, http_wf(rq), job, NULL);
+}
+
 json_t *http_wf_device_model_get(http_req_t *rq, unsigned *status)
 {
     char id[STORE_ID_CHARS], err[HTTP_WF_ERR_CHARS] = "";

@@ -14,6 +14,7 @@ json_t *http_wf_model(http_req_t *rq, unsigned *status);
 json_t *http_wf_device_model_upload(http_req_t *rq, unsigned *status);
 json_t *http_wf_device_model_push(http_req_t *rq, unsigned *status);
 json_t *http_wf_device_model_get(http_req_t *rq, unsigned *status);
+json_t *http_wf_device_flash(http_req_t *rq, unsigned *status);
 json_t *http_wf_jobs(http_req_t *rq, unsigned *status);
 json_t *http_wf_job(http_req_t *rq, unsigned *status);
 json_t *http_wf_job_rerun(http_req_t *rq, unsigned *status);
@@ -39,6 +40,7 @@ json_t *http_wf_stats(http_req_t *rq, unsigned *status);
     {"POST", "/api/devices/{id}/model", http_wf_device_model_upload, true, true},           \
     {"GET", "/api/devices/{id}/model", http_wf_device_model_get, false, false},             \
     {"POST", "/api/devices/{id}/model/push", http_wf_device_model_push, true, false},       \
+    {"POST", "/api/devices/{id}/flash", http_wf_device_flash, true, true},                  \
     {"GET", "/api/jobs", http_wf_jobs, false, false},                                       \
     {"GET", "/api/jobs/{job}", http_wf_job, false, false},                                  \
     {"POST", "/api/jobs/{job}/rerun", http_wf_job_rerun, true, false},                      \

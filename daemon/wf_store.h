@@ -41,7 +41,7 @@ typedef struct {
 
 typedef struct {
     int64_t id;
-    char kind[8];                     /* "push" | "train" */
+    char kind[8];                     /* "push" | "train" | "flash" */
     char device_id[STORE_ID_CHARS];
     char state[16];                   /* queued | running | done | failed | interrupted */
     char params[WF_PARAMS_MAX_CHARS + 1];

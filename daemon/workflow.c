@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flash_job.h"
 #include "import/model_import.h"
 #include "mt_err.h"
 #include "sample_prep.h"
@@ -47,6 +48,8 @@ typedef struct wf_run {
     char device[STORE_ID_CHARS];
     char kind[8];
     char params[WF_PARAMS_MAX_CHARS + 1];
+    uint8_t *blob;              /* a flash job's uploaded image (kept in memory only) */
+    size_t blob_len;
     pthread_t thread;
     atomic_int finished;
     struct wf_run *next;
@@ -472,6 +475,21 @@ out:
     return rc;
 }
 
+static void wf_flash_progress_cb(void *ctx, const char *phase, uint64_t done, uint64_t total)
+{
+    wf_run_t *r = ctx;
+    (void)wf_job_progress(r->wf->store, r->job_id, phase, done, total);
+}
+
+/* The flash job: the port taken from the session, the image written, the board back online. */
+static int wf_run_flash(wf_run_t *r, json_t *params, json_t **result, char *err, size_t err_len)
+{
+    if (r->blob == NULL)
+        return wf_errf(err, err_len, MT_ESTATE, "the job has no image");
+    return flash_job_run(r->wf->store, r->wf->fleet, r->device, r->blob, r->blob_len, params,
+                         wf_flash_progress_cb, r, &r->wf->stop, result, err, err_len);
+}
+
 /* Class names sorted (the index sent with each sample) as a JSON array. */
 static json_t *wf_classes_json(char labels[][WF_LABEL_MAX_CHARS + 1], uint32_t n)
 {
@@ -667,6 +685,8 @@ static void *wf_run_main(void *arg)
     if (rc == 0) {
         if (strcmp(r->kind, "push") == 0)
             rc = wf_run_push(r, params, &result, err, sizeof err);
+        else if (strcmp(r->kind, "flash") == 0)
+            rc = wf_run_flash(r, params, &result, err, sizeof err);
         else
             rc = wf_run_train(r, params, &result, err, sizeof err);
     }
@@ -689,6 +709,7 @@ static void wf_reap_locked(workflow_t *wf)
         if (atomic_load(&r->finished)) {
             pthread_join(r->thread, NULL);
             *pp = r->next;
+            free(r->blob);
             free(r);
         } else {
             pp = &r->next;
@@ -698,7 +719,8 @@ static void wf_reap_locked(workflow_t *wf)
 
 /* Holds the device, inserts the job row and starts its worker. */
 static int wf_submit(workflow_t *wf, const char *kind, const char *device, json_t *params,
-                     int64_t rerun_of, int64_t *job_id, char *err, size_t err_len)
+                     const uint8_t *blob, size_t blob_len, int64_t rerun_of, int64_t *job_id,
+                     char *err, size_t err_len)
 {
     store_device_row_t row;
     char *text = NULL;
@@ -713,6 +735,15 @@ static int wf_submit(workflow_t *wf, const char *kind, const char *device, json_
     if (text == NULL || r == NULL) {
         rc = MT_ENOMEM;
         goto out;
+    }
+    if (blob != NULL) {
+        r->blob = malloc(blob_len ? blob_len : 1);
+        if (r->blob == NULL) {
+            rc = MT_ENOMEM;
+            goto out;
+        }
+        memcpy(r->blob, blob, blob_len);
+        r->blob_len = blob_len;
     }
     if (strlen(text) > WF_PARAMS_MAX_CHARS) {
         rc = wf_errf(err, err_len, MT_ETOOBIG, "job parameters too long");
@@ -748,6 +779,8 @@ static int wf_submit(workflow_t *wf, const char *kind, const char *device, json_
     free(text);
     return 0;
 out:
+    if (r != NULL)
+        free(r->blob);
     free(r);
     free(text);
     wf_release(wf, device);
@@ -765,7 +798,7 @@ int wf_push(workflow_t *wf, const char *device_id, const char *model_sha256, int
     if (rc < 0)
         return rc;
     json_t *params = json_pack("{s:s}", "model", m.sha256);
-    rc = wf_submit(wf, "push", device_id, params, 0, job_id, err, err_len);
+    rc = wf_submit(wf, "push", device_id, params, NULL, 0, 0, job_id, err, err_len);
     json_decref(params);
     return rc;
 }
@@ -780,7 +813,19 @@ int wf_train(workflow_t *wf, const char *device_id, const wf_train_params_t *p, 
     json_t *params = json_pack("{s:I, s:f, s:f, s:I}", "seed", (json_int_t)p->seed,
                                "holdout_fraction", (double)p->holdout_fraction, "l2",
                                (double)p->l2, "max_epochs", (json_int_t)p->max_epochs);
-    int rc = wf_submit(wf, "train", device_id, params, 0, job_id, err, err_len);
+    int rc = wf_submit(wf, "train", device_id, params, NULL, 0, 0, job_id, err, err_len);
+    json_decref(params);
+    return rc;
+}
+
+int wf_flash(workflow_t *wf, const char *device_id, const uint8_t *image, size_t len,
+             const flash_job_params_t *p, int64_t *job_id, char *err, size_t err_len)
+{
+    json_t *params = NULL;
+    int rc = flash_job_check(wf->store, device_id, image, len, p, &params, err, err_len);
+    if (rc < 0)
+        return rc;
+    rc = wf_submit(wf, "flash", device_id, params, image, len, 0, job_id, err, err_len);
     json_decref(params);
     return rc;
 }
@@ -800,12 +845,18 @@ int wf_job_rerun(workflow_t *wf, int64_t job_id, int64_t *new_id, char *err, siz
         rc = wf_errf(err, err_len, MT_ESTATE, "job %lld is still %s", (long long)job_id, j->state);
         goto out;
     }
+    if (strcmp(j->kind, "flash") == 0) {
+        /* The daemon keeps no copy of uploaded firmware: a re-run would have nothing to write. */
+        rc = wf_errf(err, err_len, MT_ESTATE, "job %lld is a flash job, whose image is not kept: "
+                     "upload the image again", (long long)job_id);
+        goto out;
+    }
     json_t *params = json_loads(j->params, 0, NULL);
     if (params == NULL) {
         rc = wf_errf(err, err_len, MT_EIO, "job %lld's parameters are not JSON", (long long)job_id);
         goto out;
     }
-    rc = wf_submit(wf, j->kind, j->device_id, params, job_id, new_id, err, err_len);
+    rc = wf_submit(wf, j->kind, j->device_id, params, NULL, 0, job_id, new_id, err, err_len);
     json_decref(params);
 out:
     free(j);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flash_job.h"
 #include "fleet.h"
 #include "store.h"
 #include "wf_store.h"
@@ -58,6 +59,14 @@ int wf_push(workflow_t *wf, const char *device_id, const char *model_sha256, int
 /* ---- training ---- */
 int wf_train(workflow_t *wf, const char *device_id, const wf_train_params_t *p, int64_t *job_id,
              char *err, size_t err_len);
+
+/* ---- firmware ---- */
+/* Checks an uploaded image (flash_job_check: size, format, the device's part, vector table)
+ * and starts a flash job (kind "flash") with it; nothing touches the board before the check
+ * passed. MT_EBUSY while the device has another job. The image is kept in memory for the job
+ * only, so a flash job cannot be re-run (upload again). */
+int wf_flash(workflow_t *wf, const char *device_id, const uint8_t *image, size_t len,
+             const flash_job_params_t *p, int64_t *job_id, char *err, size_t err_len);
 
 /* A new job with the parameters of job_id (any state but queued/running). */
 int wf_job_rerun(workflow_t *wf, int64_t job_id, int64_t *new_id, char *err, size_t err_len);

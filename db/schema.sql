@@ -77,7 +77,7 @@ CREATE TABLE models (
 -- a daemon start turns queued/running rows into 'interrupted' (they can be re-run).
 CREATE TABLE jobs (
     id             INTEGER PRIMARY KEY,
-    kind           TEXT    NOT NULL CHECK (kind IN ('push', 'train')),
+    kind           TEXT    NOT NULL CHECK (kind IN ('push', 'train', 'flash')),
     device_id      TEXT    NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
     state          TEXT    NOT NULL
                            CHECK (state IN ('queued', 'running', 'done', 'failed', 'interrupted')),

@@ -1,6 +1,7 @@
 /*
  * test_ctl.c — microtctl's pieces that need no daemon: aligned tables, number and time
- * formatting, the command line's usage errors, and the one-line failure when nothing listens.
+ * formatting, the command line's usage errors, the one-line failure when nothing listens, and
+ * `model inspect` (the built program on a real model from ../shared/models; skipped when absent).
  * microtctl against a live API is in test_http_api.c.
  */
 #include <setjmp.h>
@@ -15,12 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ctl/ctl.h"
 #include "ctl/ctl_http.h"
 #include "ctl/ctl_table.h"
+#include "harness.h"
 #include "mt_err.h"
 
 static void test_table_alignment(void **state)
@@ -159,6 +162,70 @@ static void test_usage_errors(void **state)
     assert_int_equal(ctl_main(5, slash_id), CTL_EXIT_FAIL);
 }
 
+/* Runs build/microtctl with args (stderr into out too); returns its exit status. */
+static int run_ctl(const char *args, char *out, size_t n)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s/microtctl %s 2>&1", harness_build_dir(), args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t len = fread(out, 1, n - 1, p);
+    out[len] = '\0';
+    int st = pclose(p);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static void test_model_inspect(void **state)
+{
+    const char *shared = harness_shared_dir();
+    char model[1024], args[2048];
+    static char out[1 << 20];
+    if (shared == NULL) {
+        print_message("SKIP: ../shared not found (set MICROT_SHARED)\n");
+        skip();
+    }
+    snprintf(model, sizeof model, "%s/models/proxyless-w0.3.tflite", shared);
+    if (access(model, R_OK) != 0) {
+        print_message("SKIP: %s absent\n", model);
+        skip();
+    }
+    snprintf(args, sizeof args, "model inspect %s --cut blocks.8", model);
+    assert_int_equal(run_ctl(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "cut at 'blocks.8.add.out'"));
+    assert_non_null(strstr(out, "part feature 24-d"));
+
+    snprintf(args, sizeof args, "model inspect %s --cut blocks.8 --json", model);
+    assert_int_equal(run_ctl(args, out, sizeof out), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "cut")), "blocks.8.add.out");
+    assert_int_equal(json_integer_value(json_object_get(j, "part_dim")), 24);
+    assert_true(json_array_size(json_object_get(j, "ops")) > 0);
+    json_decref(j);
+
+    /* Failures: one line on stderr, exit 1, nothing else. */
+    snprintf(args, sizeof args, "model inspect %s --cut no-such-tensor", model);
+    assert_int_equal(run_ctl(args, out, sizeof out), 1);
+    assert_true(strncmp(out, "microtctl: ", 11) == 0);
+    assert_non_null(strstr(out, "no-such-tensor"));
+    assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);
+    char junk[] = "/tmp/test_ctl.junk.XXXXXX";
+    int fd = mkstemp(junk);
+    assert_true(fd >= 0);
+    char bytes[256];
+    memset(bytes, 'j', sizeof bytes);
+    assert_int_equal(write(fd, bytes, sizeof bytes), (ssize_t)sizeof bytes);
+    close(fd);
+    snprintf(args, sizeof args, "--json model inspect %s", junk);
+    int rc = run_ctl(args, out, sizeof out);
+    unlink(junk);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "not a TFLite model"));
+    assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);
+    assert_int_equal(run_ctl("model inspect", out, sizeof out), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_formatting),
         cmocka_unit_test(test_unreachable),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_model_inspect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "ctl_devices.h"
+#include "ctl_inspect.h"
 #include "ctl_wf.h"
 #include "http_token.h"
 #include "mt_err.h"
@@ -27,10 +28,12 @@ static const ctl_command_t ctl_commands[] = {
     {{"ping", NULL}, "ID", "ping a connected device, print the round trip", ctl_devices_ping},
     {{"model", "push"}, "DEV FILE.tflite [--cut NAME] [--no-wait]",
      "import a model, check it fits, push it (progress bar)", ctl_wf_model_push},
+    {{"model", "inspect"}, "FILE.tflite [--cut NAME]",
+     "import a model locally and print its stages, ops, arena and weights", ctl_inspect_model},
     {{"model", "import"}, "FILE.tflite [--cut NAME]", "import and store a model without pushing",
      ctl_wf_model_import},
     {{"models", NULL}, "", "list the imported models", ctl_wf_models},
-    {{"jobs", NULL}, "[--device DEV]", "list push and training jobs", ctl_wf_jobs},
+    {{"jobs", NULL}, "[--device DEV]", "list push, training and flash jobs", ctl_wf_jobs},
     {{"job", "rerun"}, "ID [--no-wait]", "run a finished or interrupted job again", ctl_wf_job_rerun},
     {{"job", NULL}, "ID [--wait]", "show a job (follow it with --wait)", ctl_wf_job},
     {{"samples", "add"}, "DEV (--label L FILE... | DIR)", "add labeled images (DIR: a folder per class)",
@@ -52,6 +55,8 @@ static const ctl_command_t ctl_commands[] = {
     {{"inferences", NULL}, "DEV", "recorded classifications with exit rate and accuracy",
      ctl_wf_inferences},
     {{"stats", NULL}, "DEV", "the board's counters over time", ctl_wf_stats},
+    {{"flash", NULL}, "DEV FILE [--base ADDR] [--format F] [--entry rpc|dtr-rts:SEQ|bootloader]",
+     "update the board's firmware (progress bar)", ctl_wf_flash},
 };
 
 int ctl_fail(const char *fmt, ...)

@@ -152,6 +152,16 @@ static void ctl_print_job(ctl_t *ctl, const json_t *j)
         fprintf(o, "  last transfer %lld B in %.2f s = %.0f B/s payload; %lld attempt(s), %.2f s "
                    "in all\n", ctl_i(r, "last_attempt_bytes"), ctl_f(r, "last_attempt_s"),
                 ctl_f(r, "payload_bytes_per_s"), ctl_i(r, "attempts"), ctl_f(r, "total_s"));
+    } else if (strcmp(ctl_s(j, "kind"), "flash") == 0) {
+        json_t *par = json_object_get(j, "params");
+        fprintf(o, "  image %.16s (%lld B) for %s, firmware %s -> %s\n", ctl_s(par, "sha256"),
+                ctl_i(par, "file_bytes"), ctl_s(par, "chip"), ctl_s(r, "from_version"),
+                ctl_s(r, "to_version"));
+        fprintf(o, "  pages: %lld touched, %lld unchanged (skipped), %lld erased, %lld written, "
+                   "%lld retried; flash %.2f s, %.2f s in all\n",
+                ctl_i(r, "pages_touched"), ctl_i(r, "pages_same"), ctl_i(r, "pages_erased"),
+                ctl_i(r, "pages_written"), ctl_i(r, "pages_retried"), ctl_f(r, "flash_s"),
+                ctl_f(r, "total_s"));
     } else {
         json_t *part = json_object_get(r, "part"), *full = json_object_get(r, "full");
         fprintf(o, "  %lld samples (%lld held out) in %lld classes\n", ctl_i(r, "samples"),
@@ -196,6 +206,9 @@ static int ctl_wait_job(ctl_t *ctl, long long id)
             if (strcmp(ctl_s(j, "kind"), "push") == 0)
                 snprintf(detail, sizeof detail, "%s %lld/%lld KiB %.0f KiB/s", ctl_s(p, "phase"),
                          done / 1024, total / 1024, secs > 0 ? done / 1024.0 / secs : 0.0);
+            else if (strcmp(ctl_s(j, "kind"), "flash") == 0)
+                snprintf(detail, sizeof detail, "%-7s %lld/%lld KiB  %.1f s", ctl_s(p, "phase"),
+                         done / 1024, total / 1024, secs);
             else
                 snprintf(detail, sizeof detail, "%s %lld/%lld  %.1f s", ctl_s(p, "phase"), done,
                          total, secs);
@@ -1056,6 +1069,64 @@ int ctl_wf_capture(ctl_t *ctl, int argc, char **argv)
             fprintf(ctl->out, "capture requested; the frame is stored as a sample with source "
                               "'capture' (microtctl samples list %s)\n", argv[1]);
     }
+    json_decref(r);
+    return rc;
+}
+
+/* ---- firmware ---- */
+
+int ctl_wf_flash(ctl_t *ctl, int argc, char **argv)
+{
+    static const char *const use =
+        "flash DEV FILE [--base ADDR] [--format auto|bin|hex|elf] "
+        "[--entry rpc|dtr-rts:SEQ|bootloader] [--no-wait]";
+    static const struct option opts[] = {{"base", required_argument, NULL, 'b'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"entry", required_argument, NULL, 'e'},
+                                         {"no-wait", no_argument, NULL, 'W'},
+                                         {NULL, 0, NULL, 0}};
+    const char *base = "0x08000000", *format = "auto", *entry = "rpc", *pos[2] = {NULL, NULL};
+    char path[512], qbase[64], qformat[32], qentry[256];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    json_t *r = NULL;
+    int c, k = 0, wait = 1, rc;
+
+    opterr = 0;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'b')
+            base = optarg;
+        else if (c == 'f')
+            format = optarg;
+        else if (c == 'e')
+            entry = optarg;
+        else if (c == 'W')
+            wait = 0;
+        else
+            return ctl_usage(use);
+    }
+    for (int i = optind; i < argc; i++) {
+        if (k == 2)
+            return ctl_usage(use);
+        pos[k++] = argv[i];
+    }
+    if (k != 2 || !ctl_dev_ok(pos[0]))
+        return ctl_usage(use);
+    rc = ctl_read_file(pos[1], &data, &len);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    /* The daemon checks everything (format, address, entry, the image against the part) before
+     * the board is touched, and says why it refuses. */
+    ctl_qenc(base, qbase, sizeof qbase);
+    ctl_qenc(format, qformat, sizeof qformat);
+    ctl_qenc(entry, qentry, sizeof qentry);
+    snprintf(path, sizeof path, "/api/devices/%s/flash?format=%s&base=%s&entry=%s", pos[0],
+             qformat, qbase, qentry);
+    rc = ctl_upload(ctl, path, data, len, "application/octet-stream", &r);
+    free(data);
+    if (rc == CTL_EXIT_OK)
+        rc = ctl_started(ctl, r, wait);
     json_decref(r);
     return rc;
 }

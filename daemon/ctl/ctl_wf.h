@@ -27,5 +27,6 @@ int ctl_wf_classify(ctl_t *ctl, int argc, char **argv);
 int ctl_wf_capture(ctl_t *ctl, int argc, char **argv);
 int ctl_wf_inferences(ctl_t *ctl, int argc, char **argv);
 int ctl_wf_stats(ctl_t *ctl, int argc, char **argv);
+int ctl_wf_flash(ctl_t *ctl, int argc, char **argv);
 
 #endif /* MICROT_CTL_WF_H */
