@@ -544,9 +544,11 @@ static void session_lend(session_t *s)
             pthread_cond_broadcast(&s->cv);
         }
         pthread_mutex_unlock(&s->mu);
-        if (id[0] != '\0')
+        if (id[0] != '\0') {
             (void)store_device_set_state(s->fleet->store, id, "bootloader",
                                          "port lent to a flash job", fleet_wall_ms());
+            (void)events_publish("device", id, json_pack("{s:s}", "state", "bootloader"));
+        }
         fprintf(stderr, "microtd: %s: board %s: port lent to a flash job\n", s->path, id);
     }
 

@@ -1,7 +1,7 @@
 // board.js — one board's page: who it is and how much of its memory the model takes, the
 // next step to take with it, and the sections for the work a person does (each in its own
 // module): the accuracy/energy decision, activity, samples, training, trying a picture, the
-// model. Sections re-read their data when the event stream says something about this board
+// model, the firmware. Sections re-read their data when the event stream says something about this board
 // changed; nothing polls.
 
 import { get, post, hasToken } from "./api.js";
@@ -13,6 +13,7 @@ import { samplesSection } from "./samples.js";
 import { trainingSection } from "./training.js";
 import { classifySection } from "./classify.js";
 import { modelSection } from "./model.js";
+import { firmwareSection } from "./firmware.js";
 
 const CAPS = {
   model: "receive models", train: "train on the board", infer: "classify",
@@ -50,6 +51,7 @@ export function show(main, id) {
     training: trainingSection(ctx),
     classify: classifySection(ctx),
     model: modelSection(ctx),
+    firmware: firmwareSection(ctx),
   };
 
   function paintHead() {
@@ -119,7 +121,8 @@ export function show(main, id) {
       t.setAttribute("tabindex", "-1");
       t.focus({ preventScroll: true });
     } }, text);
-    if (!ctx.dev.live) step = ["The board is offline.", "Plug it back in: it reconnects by itself and this page updates."];
+    if (ctx.dev.state === "bootloader") step = ["The board is being flashed, or waits in its bootloader.", [go("firmware-section", "Go to Firmware"), " to follow it or flash it again."]];
+    else if (!ctx.dev.live) step = ["The board is offline.", "Plug it back in: it reconnects by itself and this page updates."];
     else if (!ctx.model?.model) step = ["Next: give the board a model.", [go("model-section", "Go to Model"), " and upload a .tflite file (for example proxyless-w0.3.tflite)."]];
     else if (sampleCount < 2) step = ["Next: add labeled samples.", [go("samples-section", "Go to Samples"), ", type a label and drop pictures of that class. Do this for two classes or more."]];
     else if (!trainedJob) step = ["Next: train the board.", [go("training-section", "Go to Training"), " and press Train now. It takes seconds to a minute."]];
@@ -177,6 +180,7 @@ export function show(main, id) {
         sections.training.el,
         sections.classify.el,
         sections.model.el,
+        sections.firmware.el,
         history);
     }
     paintHead();

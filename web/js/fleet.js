@@ -53,7 +53,7 @@ function cell(col, d) {
       const j = d.x?.job;
       return h("td", { "data-label": col.title }, stateBadge(stateOf(d)),
         j && stateOf(d) === "busy" ? h("span", { class: "id-short" },
-          `${j.kind === "train" ? "training" : j.kind === "push" ? "receiving a model" : j.kind}${j.total ? ` ${Math.round(100 * j.done / j.total)}%` : ""}`) : null);
+          `${j.kind === "train" ? "training" : j.kind === "push" ? "receiving a model" : j.kind === "flash" ? "flashing firmware" : j.kind}${j.total ? ` ${Math.round(100 * j.done / j.total)}%` : ""}`) : null);
     }
     case "firmware":
       return h("td", { "data-label": col.title, class: "mono" }, d.firmware_version || "—");

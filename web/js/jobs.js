@@ -12,6 +12,12 @@ const PHASES = {
   reset: "Preparing the board",
   samples: "Sending samples (the board computes their features)",
   train: "Training the two heads",
+  enter: "Restarting the board into its bootloader",
+  compare: "Reading what the board already holds",
+  erase: "Erasing flash pages",
+  write: "Writing and verifying pages",
+  go: "Starting the new firmware",
+  boot: "Waiting for the board to say hello",
   "": "Waiting to start",
 };
 
@@ -52,7 +58,7 @@ export function jobProgress(jobId, { title, onEnd } = {}) {
     if (state === "running") {
       label.textContent = phaseWord(phase);
       numbers.textContent = total > 0
-        ? (kind === "push" || phase === "transfer" ? `${fmtBytes(done)} of ${fmtBytes(total)}` : `${done} of ${total}`) + ` (${Math.round(frac * 100)}%)`
+        ? (kind === "push" || kind === "flash" || phase === "transfer" ? `${fmtBytes(done)} of ${fmtBytes(total)}` : `${done} of ${total}`) + ` (${Math.round(frac * 100)}%)`
         : "";
     } else {
       label.textContent = stateWord(state) + (j.error ? `: ${j.error}` : "");
@@ -71,5 +77,5 @@ export function jobProgress(jobId, { title, onEnd } = {}) {
   const off = on("job", (ev) => { if (ev.job === jobId) paint(ev); });
   // The job may have moved before we subscribed: read it once now.
   get(`/api/jobs/${jobId}`).then(paint).catch(() => {});
-  return { el, destroy: off };
+  return { el, jobId, destroy: off };
 }

@@ -49,7 +49,10 @@ export function modelSection(ctx) {
     ctx.model = cur;
     const m = cur.model;
     const running = jobs.find((j) => j.kind === "push" && (j.state === "running" || j.state === "queued"));
-    if (running && !progress) progress = jobProgress(running.id, { title: "Sending the model", onEnd: () => ctx.refresh() });
+    if (running && progress?.jobId !== running.id) {
+      if (progress) progress.destroy();
+      progress = jobProgress(running.id, { title: "Sending the model", onEnd: () => ctx.refresh() });
+    }
 
     const can = hasToken() && ctx.dev.live;
     const file = h("input", { type: "file", id: "model-file", accept: ".tflite", disabled: !can || undefined });

@@ -21,8 +21,7 @@ export function trainingSection(ctx) {
           const r = j.result || {};
           toast(`Training done: ${fmtPercent(r.staged_holdout_accuracy)} on held-out samples.`);
         } else toast(`Training ${stateWord(j.state).toLowerCase()}: ${j.error || ""}`, true);
-        progress = null;
-        ctx.refresh();
+        ctx.refresh(); // the bar stays, saying how it ended, until another training starts
       },
     });
   }
@@ -48,7 +47,7 @@ export function trainingSection(ctx) {
       return;
     }
     const running = jobs.find((j) => j.state === "running" || j.state === "queued");
-    if (running && !progress) follow(running.id);
+    if (running && progress?.jobId !== running.id) follow(running.id);
     // A training started elsewhere (microtctl, another tab) shows up here too.
     off = on("job", (ev) => { if (ev.device === ctx.id && ev.kind === "train" && ev.state === "queued") load(); });
     const done = jobs.filter((j) => j.state === "done" && j.result).reverse(); // oldest first
