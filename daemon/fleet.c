@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "link.h"
 #include "mt_err.h"
 #include "pb_decode.h"
@@ -323,6 +324,7 @@ static int session_hello(session_t *s)
     rc = store_device_seen(s->fleet->store, &dev, fleet_wall_ms());
     if (rc != 0)
         fprintf(stderr, "microtd: %s: cannot record device %s: %s\n", s->path, s->id, mt_strerror(rc));
+    (void)events_publish("device", s->id, json_pack("{s:s}", "state", "online"));
     fprintf(stderr, "microtd: %s: board %s (%s, firmware %s) online\n", s->path, s->id,
             fleet_board_name(s->info.board), s->info.firmware_version);
     return 0;
@@ -389,6 +391,7 @@ static void session_go_offline(session_t *s, const char *reason)
     if (was_online) {
         fprintf(stderr, "microtd: %s: board %s offline (%s)\n", s->path, id, reason);
         (void)store_device_set_state(s->fleet->store, id, "offline", reason, fleet_wall_ms());
+        (void)events_publish("device", id, json_pack("{s:s, s:s}", "state", "offline", "reason", reason));
     }
 }
 
@@ -568,9 +571,11 @@ static void session_lend(session_t *s)
             pthread_cond_broadcast(&s->cv);
         }
         pthread_mutex_unlock(&s->mu);
-        if (id[0] != '\0')
+        if (id[0] != '\0') {
             (void)store_device_set_state(s->fleet->store, id, "bootloader",
                                          "port lent to a flash job", fleet_wall_ms());
+            (void)events_publish("device", id, json_pack("{s:s}", "state", "bootloader"));
+        }
         fprintf(stderr, "microtd: %s: board %s: port lent to a flash job\n", s->path, id);
     }
 

@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,9 +34,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stb/stb_image_write.h>
+
+#include "events.h"
 #include "http_api_int.h"
 #include "http_token.h"
 #include "http_wf.h"
+#include "sample_prep.h"
+#include "wf_store.h"
 #include "mt_err.h"
 #include "workflow.h"
 
@@ -44,6 +50,13 @@
 
 #define HTTP_CONNECTION_TIMEOUT_S 60 /* an idle client is dropped; a board call is far shorter */
 #define HTTP_RECENT_TRANSITIONS 10   /* shown inline in GET /api/devices/{id} */
+#define HTTP_SSE_HEARTBEAT_MS 15000  /* a comment line this often keeps proxies and the idle
+                                        timeout quiet and finds a vanished client */
+#define HTTP_SSE_BLOCK_BYTES 4096    /* libmicrohttpd's buffer for one read of a stream */
+#define HTTP_VENDOR_PREFIX "/vendor/"
+#define HTTP_VENDOR_DEFAULT_ROOT "/usr/share/javascript" /* Debian's libjs-* packages */
+
+typedef struct http_stream http_stream_t;
 
 struct http_api {
     struct MHD_Daemon *mhd;
@@ -52,6 +65,10 @@ struct http_api {
     workflow_t *workflow;
     char token[HTTP_TOKEN_MAX_CHARS + 1];
     char web_root[PATH_MAX];         /* realpath, "" = no static files */
+    char vendor_root[PATH_MAX];      /* realpath of what /vendor/ serves, "" = none */
+    pthread_mutex_t streams_mu;      /* guards streams and stopping */
+    http_stream_t *streams;          /* open /api/events streams, closed by http_api_stop */
+    bool stopping;
     size_t max_body_bytes;
     uint16_t port;
     struct timespec started;
@@ -442,6 +459,115 @@ static json_t *http_h_ping(http_req_t *rq, unsigned *status)
     return json_pack("{s:s, s:I}", "id", id, "rtt_us", (json_int_t)rtt_us);
 }
 
+/* GET /api/events: the answer is the Server-Sent Events stream (http_sse_start), opened by
+ * http_api_access once this handler has accepted the request. */
+static json_t *http_h_events(http_req_t *rq, unsigned *status)
+{
+    rq->stream = true;
+    *status = 200;
+    return NULL;
+}
+
+/* POST /api/auth: answers 200 only with the right token (the route needs it), so a client such as
+ * the dashboard can check a token before it offers changes. */
+static json_t *http_h_auth(http_req_t *rq, unsigned *status)
+{
+    *status = 200;
+    return json_pack("{s:b}", "authorized", 1);
+}
+
+/* ---- a sample as a picture (the dashboard's gallery) ---- */
+
+typedef struct {
+    uint8_t *bytes;
+    size_t len, cap;
+    bool failed;
+} http_png_buf_t;
+
+static void http_png_write(void *ctx, void *data, int size)
+{
+    http_png_buf_t *b = ctx;
+    if (b->failed || size <= 0)
+        return;
+    if (b->len + (size_t)size > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + (size_t)size)
+            cap *= 2;
+        uint8_t *n = realloc(b->bytes, cap);
+        if (n == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->bytes = n;
+        b->cap = cap;
+    }
+    memcpy(b->bytes + b->len, data, (size_t)size);
+    b->len += (size_t)size;
+}
+
+/* GET /api/devices/{id}/samples/{sample}/image: the stored input tensor as a PNG, i.e. the
+ * picture exactly as the board receives it (resized, quantized). The inverse of the gateway's
+ * input normalisation (sample_prep.h): real = (q - zero_point) * scale, pixel = real * 127.5 + 128. */
+static json_t *http_h_sample_image(http_req_t *rq, unsigned *status)
+{
+    char id[STORE_ID_CHARS];
+    int64_t sid = 0;
+    wf_sample_t x;
+    wf_model_t m;
+    uint8_t *tensor = NULL, *pixels = NULL;
+    http_png_buf_t png = {0};
+    json_t *doc = NULL;
+    char *end = NULL;
+
+    if (http_device_id(rq, id, &doc, status) == NULL)
+        return doc;
+    sid = strtoll(rq->params[1], &end, 10);
+    if (end == rq->params[1] || *end != '\0' || sid <= 0)
+        return http_fail_status(status, 400, "invalid_argument", "a sample id is a positive integer");
+    tensor = malloc(PREP_MAX_TENSOR_BYTES);
+    if (tensor == NULL)
+        return http_fail(status, MT_ENOMEM, "reading the sample");
+    int rc = wf_sample_get(rq->api->store, id, sid, &x, tensor, PREP_MAX_TENSOR_BYTES);
+    if (rc == MT_ENOTFOUND) {
+        doc = http_fail_status(status, 404, "not_found", "device %s has no sample %lld", id,
+                               (long long)sid);
+        goto out;
+    }
+    if (rc == 0)
+        rc = wf_model_get(rq->api->store, x.model_sha256, &m, NULL);
+    if (rc < 0) {
+        doc = http_fail(status, rc, "reading the sample");
+        goto out;
+    }
+    size_t n = (size_t)x.input_h * x.input_w * x.input_c;
+    pixels = malloc(n ? n : 1);
+    if (pixels == NULL) {
+        doc = http_fail(status, MT_ENOMEM, "drawing the sample");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double real = ((double)(int8_t)tensor[i] - m.input_zero_point) * m.input_scale;
+        double p = real * 127.5 + 128.0;
+        pixels[i] = (uint8_t)(p < 0 ? 0 : p > 255 ? 255 : p + 0.5);
+    }
+    if (!stbi_write_png_to_func(http_png_write, &png, (int)x.input_w, (int)x.input_h,
+                                (int)x.input_c, pixels, (int)(x.input_w * x.input_c)) ||
+        png.failed) {
+        doc = http_fail(status, MT_ENOMEM, "encoding the picture");
+        goto out;
+    }
+    rq->reply_bytes = png.bytes;
+    rq->reply_len = png.len;
+    rq->reply_type = "image/png";
+    png.bytes = NULL;
+    *status = 200;
+out:
+    free(png.bytes);
+    free(pixels);
+    free(tensor);
+    return doc;
+}
+
 static json_t *http_h_index(http_req_t *rq, unsigned *status);
 
 /* Every API route. A route that changes anything sets changes = true (bearer token). */
@@ -453,6 +579,9 @@ static const http_route_t http_routes[] = {
     {"GET", "/api/devices/{id}/transitions", http_h_transitions, false, false},
     {"GET", "/api/devices/{id}/firmware", http_h_firmware, false, false},
     {"POST", "/api/devices/{id}/ping", http_h_ping, true, false},
+    {"GET", "/api/events", http_h_events, false, false},
+    {"POST", "/api/auth", http_h_auth, true, false},
+    {"GET", "/api/devices/{id}/samples/{sample}/image", http_h_sample_image, false, false},
     HTTP_WF_ROUTES
 };
 
@@ -577,7 +706,8 @@ static const char *http_mime(const char *path)
         {".js", "text/javascript; charset=utf-8"}, {".json", "application/json"},
         {".svg", "image/svg+xml"}, {".png", "image/png"}, {".ico", "image/x-icon"},
         {".txt", "text/plain; charset=utf-8"}, {".map", "application/json"},
-        {".woff2", "font/woff2"},
+        {".woff2", "font/woff2"}, {".mjs", "text/javascript; charset=utf-8"},
+        {".jpg", "image/jpeg"}, {".webmanifest", "application/manifest+json"},
     };
     const char *dot = strrchr(path, '.');
     for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
@@ -586,25 +716,28 @@ static const char *http_mime(const char *path)
     return "application/octet-stream";
 }
 
-/* Serves url from web_root: no "..", no escape through symlinks (the resolved path must stay
- * under the resolved root), regular files only; "/" and "dir/" mean index.html. */
-static enum MHD_Result http_static(http_api_t *api, struct MHD_Connection *conn, const char *url)
+/* Serves url from root (a realpath): no "..", no escape through symlinks (the resolved path
+ * must stay under the resolved root), regular files only; "/" and "dir/" mean index.html.
+ * cache_s > 0 lets the browser keep the file that long (vendored libraries never change while
+ * the daemon runs; the dashboard's own files may, so they are revalidated). */
+static enum MHD_Result http_static(const char *root, struct MHD_Connection *conn, const char *url,
+                                   unsigned cache_s)
 {
     char rel[HTTP_MAX_PATH_CHARS + 16], full[PATH_MAX * 2], real[PATH_MAX];
     struct stat st;
     unsigned status = 404;
     int fd = -1;
 
-    if (api->web_root[0] == '\0' || url[0] != '/' || strlen(url) > HTTP_MAX_PATH_CHARS ||
+    if (root[0] == '\0' || url[0] != '/' || strlen(url) > HTTP_MAX_PATH_CHARS ||
         strstr(url, "/../") != NULL || strstr(url, "\\") != NULL ||
         (strlen(url) >= 3 && strcmp(url + strlen(url) - 3, "/..") == 0))
         goto fail;
     snprintf(rel, sizeof rel, "%s%s", url, url[strlen(url) - 1] == '/' ? "index.html" : "");
-    snprintf(full, sizeof full, "%s%s", api->web_root, rel);
+    snprintf(full, sizeof full, "%s%s", root, rel);
     if (realpath(full, real) == NULL)
         goto fail;
-    size_t root_len = strlen(api->web_root);
-    if (strncmp(real, api->web_root, root_len) != 0 || real[root_len] != '/')
+    size_t root_len = strlen(root);
+    if (strncmp(real, root, root_len) != 0 || real[root_len] != '/')
         goto fail;
     fd = open(real, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
@@ -615,6 +748,12 @@ static enum MHD_Result http_static(http_api_t *api, struct MHD_Connection *conn,
     fd = -1; /* the response owns it now */
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, http_mime(real));
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    char cache[64];
+    if (cache_s > 0)
+        snprintf(cache, sizeof cache, "public, max-age=%u", cache_s);
+    else
+        snprintf(cache, sizeof cache, "no-cache");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
     enum MHD_Result r = MHD_queue_response(conn, 200, resp);
     MHD_destroy_response(resp);
     return r;
@@ -622,6 +761,140 @@ fail:
     if (fd >= 0)
         close(fd);
     return http_send_json(conn, status, http_error_doc("not_found", "no such file"));
+}
+
+/* ---- live events: GET /api/events as Server-Sent Events ---- */
+
+/* One open stream. libmicrohttpd calls http_sse_read from the connection's own thread (thread
+ * per connection), so the reader may block in events_next; http_sse_free runs when the client
+ * goes away or the daemon stops, and unsubscribes. */
+struct http_stream {
+    http_api_t *api;
+    events_sub_t *sub;
+    char *out;                       /* formatted text not yet handed to libmicrohttpd */
+    size_t out_len, out_off;
+    uint64_t dropped_told;           /* drops already reported to the client */
+    uint64_t start_seq;              /* the last seq published when the stream subscribed */
+    bool greeted;
+    http_stream_t *next;             /* in api->streams */
+};
+
+/* Replaces the pending text with a printf result. */
+static int http_sse_set(http_stream_t *st, const char *fmt, ...)
+{
+    va_list ap;
+    char *text = NULL;
+    va_start(ap, fmt);
+    int n = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return MT_ENOMEM;
+    free(st->out);
+    st->out = text;
+    st->out_len = (size_t)n;
+    st->out_off = 0;
+    return 0;
+}
+
+static ssize_t http_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    http_stream_t *st = cls;
+    events_event_t ev;
+
+    while (st->out_off == st->out_len) {
+        int rc;
+        if (!st->greeted) {
+            /* "ready" tells the client the subscription is live and which seq it starts after;
+             * retry: how long a browser waits before it reconnects on its own. */
+            st->greeted = true;
+            rc = http_sse_set(st, "retry: 2000\nevent: ready\ndata: {\"seq\":%llu}\n\n",
+                              (unsigned long long)st->start_seq);
+        } else if (events_dropped(st->sub) != st->dropped_told) {
+            uint64_t d = events_dropped(st->sub);
+            rc = http_sse_set(st, "event: dropped\ndata: {\"dropped\":%llu}\n\n",
+                              (unsigned long long)(d - st->dropped_told));
+            st->dropped_told = d;
+        } else {
+            rc = events_next(st->sub, &ev, HTTP_SSE_HEARTBEAT_MS);
+            if (rc == 1) {
+                rc = http_sse_set(st, "id: %llu\nevent: %s\ndata: %s\n\n",
+                                  (unsigned long long)ev.seq, ev.type, ev.json);
+                events_event_free(&ev);
+            } else if (rc == 0) {
+                rc = http_sse_set(st, ": keep-alive\n\n");
+            } else {
+                return MHD_CONTENT_READER_END_OF_STREAM; /* closed: the daemon is stopping */
+            }
+        }
+        if (rc < 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    size_t n = st->out_len - st->out_off;
+    if (n > max)
+        n = max;
+    memcpy(buf, st->out + st->out_off, n);
+    st->out_off += n;
+    return (ssize_t)n;
+}
+
+static void http_sse_free(void *cls)
+{
+    http_stream_t *st = cls;
+    pthread_mutex_lock(&st->api->streams_mu);
+    for (http_stream_t **p = &st->api->streams; *p != NULL; p = &(*p)->next) {
+        if (*p == st) {
+            *p = st->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&st->api->streams_mu);
+    events_unsubscribe(st->sub);
+    free(st->out);
+    free(st);
+}
+
+static enum MHD_Result http_sse_start(http_api_t *api, struct MHD_Connection *conn)
+{
+    http_stream_t *st = calloc(1, sizeof *st);
+    struct MHD_Response *resp = NULL;
+    unsigned status;
+    int rc;
+
+    if (st == NULL)
+        return http_send_json(conn, 500, http_fail(&status, MT_ENOMEM, "opening the event stream"));
+    st->api = api;
+    rc = events_subscribe(&st->sub, 0);
+    st->start_seq = events_last_seq();
+    if (rc < 0) {
+        free(st);
+        if (rc == MT_EBUSY)
+            return http_send_json(conn, 503, http_error_doc("busy",
+                                  "too many event streams are open; close a dashboard tab"));
+        return http_send_json(conn, 500, http_fail(&status, rc, "opening the event stream"));
+    }
+    pthread_mutex_lock(&api->streams_mu);
+    if (api->stopping) {
+        pthread_mutex_unlock(&api->streams_mu);
+        events_unsubscribe(st->sub);
+        free(st);
+        return MHD_NO;
+    }
+    st->next = api->streams;
+    api->streams = st;
+    pthread_mutex_unlock(&api->streams_mu);
+
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_SSE_BLOCK_BYTES,
+                                             http_sse_read, st, http_sse_free);
+    if (resp == NULL) {
+        http_sse_free(st);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    enum MHD_Result r = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp); /* the connection holds its own reference; it frees st later */
+    return r;
 }
 
 /* ---- libmicrohttpd glue ---- */
@@ -720,7 +993,11 @@ static enum MHD_Result http_api_access(void *cls, struct MHD_Connection *conn, c
             if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
                 return http_send_json(conn, 405, http_error_doc("method_not_allowed",
                                                                 "static files are GET only"));
-            return http_static(api, conn, url);
+            /* /vendor/X is Debian's /usr/share/javascript/X (e.g. libjs-chart.js), read-only. */
+            if (strncmp(url, HTTP_VENDOR_PREFIX, strlen(HTTP_VENDOR_PREFIX)) == 0)
+                return http_static(api->vendor_root, conn, url + strlen(HTTP_VENDOR_PREFIX) - 1,
+                                   3600);
+            return http_static(api->web_root, conn, url, 0);
         }
         return http_first_call(api, conn, ctx, url, method);
     }
@@ -761,6 +1038,26 @@ static enum MHD_Result http_api_access(void *cls, struct MHD_Connection *conn, c
     }
     doc = ctx->route->handler(&rq, &status);
     json_decref(rq.body);
+    if (rq.stream) {
+        json_decref(doc);
+        return http_sse_start(api, conn);
+    }
+    if (rq.reply_bytes != NULL) {
+        json_decref(doc);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            rq.reply_len, rq.reply_bytes, MHD_RESPMEM_MUST_FREE);
+        if (resp == NULL) {
+            free(rq.reply_bytes);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rq.reply_type);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        /* A deleted sample's id can be given to the next one: never reuse a cached picture. */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        enum MHD_Result r = MHD_queue_response(conn, status, resp);
+        MHD_destroy_response(resp);
+        return r;
+    }
     return http_send_json(conn, status, doc);
 }
 
@@ -806,6 +1103,18 @@ int http_api_start(http_api_t **out, const http_api_config_t *cfg)
                                               : HTTP_API_DEFAULT_MAX_BODY_BYTES;
     snprintf(api->token, sizeof api->token, "%s", cfg->token);
     clock_gettime(CLOCK_MONOTONIC, &api->started);
+    pthread_mutex_init(&api->streams_mu, NULL);
+    {
+        /* A missing vendor folder only means no charts: the API and the pages still work. */
+        const char *vendor = cfg->vendor_root ? cfg->vendor_root : HTTP_VENDOR_DEFAULT_ROOT;
+        struct stat st;
+        if (vendor[0] != '\0' && (realpath(vendor, api->vendor_root) == NULL ||
+                                  stat(api->vendor_root, &st) < 0 || !S_ISDIR(st.st_mode))) {
+            fprintf(stderr, "http_api: %s is not a directory: /vendor/ serves nothing "
+                    "(install libjs-chart.js for the dashboard's charts)\n", vendor);
+            api->vendor_root[0] = '\0';
+        }
+    }
     if (cfg->web_root != NULL && cfg->web_root[0] != '\0') {
         struct stat st;
         if (realpath(cfg->web_root, api->web_root) == NULL || stat(api->web_root, &st) < 0 ||
@@ -866,7 +1175,15 @@ void http_api_stop(http_api_t *api)
 {
     if (api == NULL)
         return;
+    /* Event streams block in their reader until an event or a heartbeat: close them first so
+     * MHD_stop_daemon does not wait for a heartbeat per stream. */
+    pthread_mutex_lock(&api->streams_mu);
+    api->stopping = true;
+    for (http_stream_t *st = api->streams; st != NULL; st = st->next)
+        events_close(st->sub);
+    pthread_mutex_unlock(&api->streams_mu);
     if (api->mhd != NULL)
         MHD_stop_daemon(api->mhd);
+    pthread_mutex_destroy(&api->streams_mu);
     free(api);
 }

@@ -30,6 +30,9 @@ typedef struct {
     uint16_t port;                /* 0 = any free port (tests); http_api_port() says which */
     const char *token;            /* bearer token for changing requests; http_token_validate() */
     const char *web_root;         /* directory served at / (index.html); NULL = none */
+    const char *vendor_root;      /* directory served read-only at /vendor/ (the dashboard's
+                                     libraries from Debian's libjs-* packages);
+                                     NULL = /usr/share/javascript, "" = none */
     store_t *store;               /* required */
     fleet_t *fleet;               /* the connected boards; NULL = none connected (store only) */
     workflow_t *workflow;         /* models, samples, jobs; NULL = those routes answer 503 */

@@ -23,6 +23,11 @@ typedef struct {
     json_t *body;                        /* the parsed request body: an object, or NULL */
     const uint8_t *raw;                  /* raw routes: the body bytes as sent */
     size_t raw_len;
+    bool stream;                         /* set by a handler: answer with the event stream */
+    uint8_t *reply_bytes;                /* set by a handler: a non-JSON answer (malloc'ed, the
+                                            API frees it) of type reply_type, status *status */
+    size_t reply_len;
+    const char *reply_type;
 } http_req_t;
 
 /* A handler returns the response document (owned by the caller) and sets *status. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "mt_err.h"
 
 static int wf_map(sqlite3 *db, int rc, const char *what)
@@ -281,6 +282,9 @@ out:
         wf_rollback(db);
     sqlite3_finalize(st);
     store_db_unlock(s);
+    if (rc == 0) /* live update for the dashboard (events.h) */
+        (void)events_publish("job", device_id, json_pack("{s:I, s:s, s:s}", "job", (json_int_t)*id,
+                                                         "kind", kind, "state", "queued"));
     return rc;
 }
 
@@ -312,16 +316,26 @@ out:
 
 int wf_job_start(store_t *s, int64_t id, int64_t now_ms)
 {
-    return wf_job_update(s, "UPDATE jobs SET state = 'running', started_ms = ?5 "
-                            "WHERE id = ?1 AND state = 'queued'",
-                         id, NULL, NULL, NULL, now_ms, 0);
+    int rc = wf_job_update(s, "UPDATE jobs SET state = 'running', started_ms = ?5 "
+                              "WHERE id = ?1 AND state = 'queued'",
+                           id, NULL, NULL, NULL, now_ms, 0);
+    if (rc == 0)
+        (void)events_publish("job", NULL, json_pack("{s:I, s:s}", "job", (json_int_t)id, "state",
+                                                    "running"));
+    return rc;
 }
 
 int wf_job_progress(store_t *s, int64_t id, const char *phase, uint64_t done, uint64_t total)
 {
-    return wf_job_update(s, "UPDATE jobs SET phase = ?2, progress_done = ?5, progress_total = ?6 "
-                            "WHERE id = ?1",
-                         id, phase ? phase : "", NULL, NULL, (int64_t)done, (int64_t)total);
+    int rc = wf_job_update(s, "UPDATE jobs SET phase = ?2, progress_done = ?5, progress_total = ?6 "
+                              "WHERE id = ?1",
+                           id, phase ? phase : "", NULL, NULL, (int64_t)done, (int64_t)total);
+    if (rc == 0)
+        (void)events_publish("job", NULL, json_pack("{s:I, s:s, s:s, s:I, s:I}", "job",
+                                                    (json_int_t)id, "state", "running", "phase",
+                                                    phase ? phase : "", "done", (json_int_t)done,
+                                                    "total", (json_int_t)total));
+    return rc;
 }
 
 int wf_job_finish(store_t *s, int64_t id, const char *state, const char *result_json,
@@ -332,9 +346,13 @@ int wf_job_finish(store_t *s, int64_t id, const char *state, const char *result_
         return MT_ETOOBIG;
     if (error != NULL)
         snprintf(err, sizeof err, "%s", error);
-    return wf_job_update(s, "UPDATE jobs SET state = ?2, result = ?3, error = ?4, "
-                            "finished_ms = ?5 WHERE id = ?1",
-                         id, state, result_json, error ? err : NULL, now_ms, 0);
+    int rc = wf_job_update(s, "UPDATE jobs SET state = ?2, result = ?3, error = ?4, "
+                              "finished_ms = ?5 WHERE id = ?1",
+                           id, state, result_json, error ? err : NULL, now_ms, 0);
+    if (rc == 0)
+        (void)events_publish("job", NULL, json_pack("{s:I, s:s}", "job", (json_int_t)id, "state",
+                                                    state));
+    return rc;
 }
 
 int wf_job_get(store_t *s, int64_t id, wf_job_t *out)
@@ -457,6 +475,9 @@ out:
         wf_rollback(db);
     sqlite3_finalize(st);
     store_db_unlock(s);
+    if (rc == 0 && n > 0)
+        (void)events_publish("sample", rows[0].device_id, json_pack("{s:s, s:I}", "action", "added",
+                                                                    "count", (json_int_t)n));
     return rc;
 }
 
@@ -565,6 +586,10 @@ static int wf_sample_change(store_t *s, const char *sql, const char *device_id, 
     }
     sqlite3_finalize(st);
     store_db_unlock(s);
+    if (rc == 0)
+        (void)events_publish("sample", device_id, json_pack("{s:s, s:I}", "action",
+                                                            label ? "relabeled" : "deleted", "id",
+                                                            (json_int_t)id));
     return rc;
 }
 
@@ -679,6 +704,8 @@ int wf_settings_put(store_t *s, const wf_settings_t *in, int64_t now_ms)
 out:
     sqlite3_finalize(st);
     store_db_unlock(s);
+    if (rc == 0)
+        (void)events_publish("settings", in->device_id, NULL);
     return rc;
 }
 
@@ -705,11 +732,16 @@ int wf_inference_add(store_t *s, const wf_inference_t *in, int64_t *id)
     wf_bind_text(st, 10, in->expected[0] ? in->expected : NULL);
     wf_bind_text(st, 11, in->source);
     rc = wf_step_done(db, st, "insert inference");
+    int64_t new_id = rc == 0 ? sqlite3_last_insert_rowid(db) : 0;
     if (rc == 0 && id)
-        *id = sqlite3_last_insert_rowid(db);
+        *id = new_id;
 out:
     sqlite3_finalize(st);
     store_db_unlock(s);
+    if (rc == 0)
+        (void)events_publish("inference", in->device_id, json_pack("{s:I, s:I, s:f, s:I}", "id",
+                             (json_int_t)new_id, "stage", (json_int_t)in->stage, "confidence",
+                             (double)in->confidence, "energy_nj", (json_int_t)in->energy_nj));
     return rc;
 }
 
@@ -774,6 +806,11 @@ int wf_stats_add(store_t *s, const char *device_id, int64_t at_ms, const wf_stat
 out:
     sqlite3_finalize(st);
     store_db_unlock(s);
+    if (rc == 0)
+        (void)events_publish("stats", device_id, json_pack("{s:I, s:I, s:I, s:I}", /* at_ms: the event's */
+                             "uptime_ms", (json_int_t)r->uptime_ms,
+                             "inferences", (json_int_t)r->inferences, "stage1_exits",
+                             (json_int_t)r->stage1_exits, "energy_nj", (json_int_t)r->energy_nj));
     return rc;
 }
 
