@@ -218,6 +218,8 @@ static void run_loop(run_t *out)
     m.which_body = microt_Message_reset_samples_tag;
     m.body.reset_samples.num_classes = 2;
     assert_int_equal(sbc_call(&m, &r, 10000), 0);
+    if (r.which_body == microt_Message_error_tag)
+        print_message("# ResetSamples: error %d: %s\n", (int)r.body.error.code, r.body.error.message);
     assert_int_equal(r.which_body, microt_Message_sample_result_tag);
     for (uint32_t i = 0; i < N_TRAIN; i++) {
         make_input(train_px[i]);
