@@ -27,8 +27,8 @@ FW_SRCS_qemu-an386 := $(wildcard firmware/ports/qemu-an386/*.c) \
   $(filter-out %_main.c,$(wildcard firmware/ports/mps2/*.c))
 FW_SRCS_qemu-an500 := $(wildcard firmware/ports/qemu-an500/*.c) \
   $(filter-out %_main.c,$(wildcard firmware/ports/mps2/*.c))
-FW_SRCS_nucleo-h7a3zi := $(wildcard firmware/ports/nucleo-h7a3zi/*.c)
-FW_SRCS_nucleo-l4r5zi := $(wildcard firmware/ports/nucleo-l4r5zi/*.c)
+FW_SRCS_nucleo-h7a3zi := $(wildcard firmware/ports/nucleo-h7a3zi/*.c) $(wildcard firmware/ports/stm32/*.c)
+FW_SRCS_nucleo-l4r5zi := $(wildcard firmware/ports/nucleo-l4r5zi/*.c) $(wildcard firmware/ports/stm32/*.c)
 FW_LD_qemu-an386 := firmware/ports/mps2/mps2.ld
 FW_LD_qemu-an500 := firmware/ports/mps2/mps2.ld
 FW_LD_nucleo-h7a3zi := firmware/ports/nucleo-h7a3zi/link.ld
@@ -49,6 +49,8 @@ FW_CORELIB_nucleo-l4r5zi := l4r5zi
 
 FW_INC_qemu-an386 := -Ifirmware/ports/mps2 -DCM_RING_BYTES=16384u
 FW_INC_qemu-an500 := -Ifirmware/ports/mps2 -DCM_RING_BYTES=16384u
+FW_INC_nucleo-h7a3zi := -Ifirmware/ports/stm32
+FW_INC_nucleo-l4r5zi := -Ifirmware/ports/stm32
 # `make firmware FW_VERSION=1.2.3` stamps that version into the images (at most 31 printable
 # characters); by default they carry MICROT_FW_VERSION (firmware/core/microt_core.h).
 FW_VERSION ?=

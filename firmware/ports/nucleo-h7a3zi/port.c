@@ -25,6 +25,7 @@
 #include "hal.h"
 #include "microt.pb.h"
 #include "microt_core.h"
+#include "stm32_common.h"
 
 #ifndef PORT_UART_BAUD
 #define PORT_UART_BAUD 921600u
@@ -118,10 +119,6 @@
 
 /* IWDG1, RM0455 47.7 (base 0x58004800): LSI 32 kHz / 256 = 125 Hz. */
 #define IWDG_BASE 0x58004800u
-#define IWDG_KR CM_REG(IWDG_BASE + 0x00u)
-#define IWDG_PR CM_REG(IWDG_BASE + 0x04u)
-#define IWDG_RLR CM_REG(IWDG_BASE + 0x08u)
-#define IWDG_SR CM_REG(IWDG_BASE + 0x0Cu)
 #define IWDG_TIMEOUT_TICKS 2500u                     /* 20 s at 125 Hz */
 
 /* 96-bit unique ID: RM0455 61.1 "Unique device ID register (96 bits)", base 0x08FFF800 on this
@@ -245,17 +242,6 @@ static void h7_uart_init(void)
     cm_nvic_enable(USART3_IRQ);
 }
 
-static void h7_watchdog_init(void)
-{
-    IWDG_KR = 0xCCCCu; /* start (RM0455 47.3.x "Software watchdog mode") */
-    IWDG_KR = 0x5555u; /* unlock PR/RLR */
-    IWDG_PR = 6u;      /* /256 */
-    IWDG_RLR = IWDG_TIMEOUT_TICKS;
-    while (IWDG_SR != 0u) {
-    }
-    IWDG_KR = 0xAAAAu;
-}
-
 void port_irq(uint32_t irq)
 {
     if (irq != USART3_IRQ) {
@@ -284,14 +270,7 @@ void hal_uart_write(const uint8_t *buf, size_t len)
 size_t hal_uart_read(uint8_t *buf, size_t cap) { return cm_ring_pop(&h7_rx, buf, cap); }
 void hal_wait(uint32_t timeout_ms) { cm_wait(&h7_rx, timeout_ms); }
 
-void hal_uid(uint8_t uid[HAL_UID_BYTES])
-{
-    const volatile uint32_t *words = (const volatile uint32_t *)H7_UID_ADDR;
-    for (unsigned i = 0; i < 3u; i++) {
-        uint32_t w = words[i];
-        memcpy(uid + 4u * i, &w, 4u);
-    }
-}
+void hal_uid(uint8_t uid[HAL_UID_BYTES]) { stm32_uid_read(H7_UID_ADDR, uid); }
 
 uint64_t hal_cycles(void) { return cm_dwt_cycles(); }
 
@@ -368,7 +347,7 @@ void hal_reboot(hal_boot_target_t target)
     }
 }
 
-void hal_watchdog_kick(void) { IWDG_KR = 0xAAAAu; }
+void hal_watchdog_kick(void) { stm32_iwdg_kick(IWDG_BASE); }
 
 bool hal_camera_capture(uint8_t *buf, uint32_t width, uint32_t height) { return false; }
 
@@ -383,7 +362,7 @@ void port_init(void)
     h7_layout.erase_bytes = FLASH_SECTOR_BYTES;
     h7_layout.program_bytes = FLASH_WORD_BYTES;
 
-    h7_watchdog_init();
+    stm32_iwdg_start(IWDG_BASE, 6u /* /256 */, IWDG_TIMEOUT_TICKS);
     h7_clock_init();
     cm_caches_enable();
     cm_dwt_start();

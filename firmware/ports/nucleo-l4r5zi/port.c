@@ -21,6 +21,7 @@
 #include "hal.h"
 #include "microt.pb.h"
 #include "microt_core.h"
+#include "stm32_common.h"
 
 #ifndef PORT_UART_BAUD
 #define PORT_UART_BAUD 921600u
@@ -114,10 +115,6 @@
 
 /* IWDG, RM0432 37.7 (base 0x40003000): LSI 32 kHz / 256 = 125 Hz. */
 #define IWDG_BASE 0x40003000u
-#define IWDG_KR CM_REG(IWDG_BASE + 0x00u)
-#define IWDG_PR CM_REG(IWDG_BASE + 0x04u)
-#define IWDG_RLR CM_REG(IWDG_BASE + 0x08u)
-#define IWDG_SR CM_REG(IWDG_BASE + 0x0Cu)
 #define IWDG_TIMEOUT_TICKS 2500u                      /* 20 s */
 
 /* SYSCFG_MEMRMP, RM0432 9.2.1 (base 0x40010000): MEM_MODE [2:0], 001 = system flash at 0. */
@@ -227,17 +224,6 @@ static void l4_uart_init(void)
     cm_nvic_enable(LPUART1_IRQ);
 }
 
-static void l4_watchdog_init(void)
-{
-    IWDG_KR = 0xCCCCu;
-    IWDG_KR = 0x5555u;
-    IWDG_PR = 6u; /* /256 */
-    IWDG_RLR = IWDG_TIMEOUT_TICKS;
-    while (IWDG_SR != 0u) {
-    }
-    IWDG_KR = 0xAAAAu;
-}
-
 void port_irq(uint32_t irq)
 {
     if (irq != LPUART1_IRQ) {
@@ -266,14 +252,7 @@ void hal_uart_write(const uint8_t *buf, size_t len)
 size_t hal_uart_read(uint8_t *buf, size_t cap) { return cm_ring_pop(&l4_rx, buf, cap); }
 void hal_wait(uint32_t timeout_ms) { cm_wait(&l4_rx, timeout_ms); }
 
-void hal_uid(uint8_t uid[HAL_UID_BYTES])
-{
-    const volatile uint32_t *words = (const volatile uint32_t *)L4_UID_ADDR;
-    for (unsigned i = 0; i < 3u; i++) {
-        uint32_t w = words[i];
-        memcpy(uid + 4u * i, &w, 4u);
-    }
-}
+void hal_uid(uint8_t uid[HAL_UID_BYTES]) { stm32_uid_read(L4_UID_ADDR, uid); }
 
 uint64_t hal_cycles(void) { return cm_dwt_cycles(); }
 
@@ -358,7 +337,7 @@ void hal_reboot(hal_boot_target_t target)
     }
 }
 
-void hal_watchdog_kick(void) { IWDG_KR = 0xAAAAu; }
+void hal_watchdog_kick(void) { stm32_iwdg_kick(IWDG_BASE); }
 
 bool hal_camera_capture(uint8_t *buf, uint32_t width, uint32_t height) { return false; }
 
@@ -374,7 +353,7 @@ void port_init(void)
     l4_layout.program_bytes = FLASH_DWORD_BYTES;
     l4_dual_bank = (FLASH_OPTR & FLASH_OPTR_DBANK) != 0u;
 
-    l4_watchdog_init();
+    stm32_iwdg_start(IWDG_BASE, 6u /* /256 */, IWDG_TIMEOUT_TICKS);
     l4_clock_init();
     cm_dwt_start();
     cm_systick_start(L4_SYSCLK_HZ / 1000u - 1u, 1u);
